@@ -1,0 +1,106 @@
+#include "util/arena.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct block {
+  struct block *next;
+  size_t cap;
+  size_t used;
+  /* Data follows, aligned by the allocation itself. */
+  _Alignas(16) unsigned char data[];
+} block;
+
+struct nw_arena {
+  block *head;
+  size_t total;
+};
+
+enum { BLOCK_SIZE = 64 * 1024 };
+
+nw_arena *nw__arena_new(void) { return calloc(1, sizeof(nw_arena)); }
+
+void nw__arena_free(nw_arena *a) {
+  if (!a)
+    return;
+  block *b = a->head;
+  while (b) {
+    block *next = b->next;
+    free(b);
+    b = next;
+  }
+  free(a);
+}
+
+static block *block_new(size_t cap) {
+  block *b = malloc(sizeof(block) + cap);
+  if (!b)
+    return NULL;
+  b->next = NULL;
+  b->cap = cap;
+  b->used = 0;
+  return b;
+}
+
+void *nw__arena_alloc(nw_arena *a, size_t size) {
+  size_t need = (size + 15) & ~(size_t)15;
+  if (need == 0)
+    need = 16;
+  block *b = a->head;
+  if (!b || b->cap - b->used < need) {
+    /* Large requests get a block of their own behind the current one so
+     * the current block's free space is not wasted. */
+    size_t cap = need > BLOCK_SIZE / 4 ? need : BLOCK_SIZE;
+    block *nb = block_new(cap);
+    if (!nb)
+      return NULL;
+    if (b && cap != BLOCK_SIZE) {
+      nb->next = b->next;
+      b->next = nb;
+    } else {
+      nb->next = b;
+      a->head = nb;
+    }
+    b = nb;
+  }
+  void *p = b->data + b->used;
+  b->used += need;
+  a->total += need;
+  memset(p, 0, need);
+  return p;
+}
+
+char *nw__arena_strndup(nw_arena *a, const char *s, size_t n) {
+  if (!s)
+    return NULL;
+  char *p = nw__arena_alloc(a, n + 1);
+  if (!p)
+    return NULL;
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
+char *nw__arena_strdup(nw_arena *a, const char *s) {
+  return s ? nw__arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+char *nw__arena_printf(nw_arena *a, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return NULL;
+  char *p = nw__arena_alloc(a, (size_t)n + 1);
+  if (!p)
+    return NULL;
+  va_start(ap, fmt);
+  vsnprintf(p, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return p;
+}
+
+size_t nw__arena_used(const nw_arena *a) { return a->total; }
