@@ -80,4 +80,9 @@ const nw_strategy_vtable *nw__plugin_strategy(const nw__plugin *p);
 /* The host services table handed to plugins (for tests of host code). */
 const nw_host_api *nw__host_api(void);
 
+
+
+/* "provider", "pricing", "strategy" or "unknown". */
+const char *nw__plugin_kind_name(uint32_t kind);
+
 #endif
