@@ -44,6 +44,13 @@ typedef struct nw_replacement {
   const char *const *instance_types;
   const char *capacity_type;   /* cheapest option's capacity type */
   double price;                /* cheapest option's price */
+  /* Per option, parallel to instance_types (added before ABI 1.0 shipped):
+   * each option's cheapest compatible offering price and its capacity
+   * type.  Strategies filter options by price with these (Karpenter's
+   * filterByPrice and the spot-to-spot rule).  NULL when the host cannot
+   * price every option; strategies then trust only the first option. */
+  const double *prices;
+  const char *const *capacity_types;
 } nw_replacement;
 
 typedef struct nw_sim_result {
