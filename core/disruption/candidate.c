@@ -1,0 +1,288 @@
+/*
+ * Candidate rules and disruption cost; see candidate.h.
+ */
+#include "disruption/candidate.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disruption/budget.h"
+#include "kube/kutil.h"
+
+static const char *annotation(const json_t *obj, const char *key) {
+  const json_t *anns = json_object_get(json_object_get(obj, "metadata"),
+                                       "annotations");
+
+  return json_string_value(json_object_get(anns, key));
+}
+
+static void pod_error(nw_error *err, const json_t *pod, const char *fmt,
+                      const char *value) {
+  const char *ns = nw__kube_str(pod, "metadata.namespace");
+  const char *name = nw__kube_str(pod, "metadata.name");
+  char what[256];
+
+  if (err == NULL)
+    return;
+  snprintf(what, sizeof(what), fmt, value);
+  err->status = NW_ERR_INVALID;
+  snprintf(err->message, sizeof(err->message), "pod %s/%s: %s",
+           ns ? ns : "?", name ? name : "?", what);
+}
+
+double nw__pod_eviction_cost(const json_t *pod, nw_error *err) {
+  const char *dc = annotation(pod, NW__ANN_POD_DELETION_COST);
+  const json_t *prio = json_object_get(json_object_get(pod, "spec"), "priority");
+  double cost = 1.0;
+
+  if (dc != NULL) {
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(dc, &end);
+    if (end == dc || *end != '\0' || errno != 0 || !isfinite(v))
+      pod_error(err, pod, "invalid " NW__ANN_POD_DELETION_COST " \"%s\"; "
+                "ignored", dc);
+    else
+      cost += v / 134217728.0; /* 2^27 */
+  }
+  if (json_is_integer(prio))
+    cost += (double)json_integer_value(prio) / 33554432.0; /* 2^25 */
+  if (cost < -10.0)
+    return -10.0;
+  return cost > 10.0 ? 10.0 : cost;
+}
+
+double nw__lifetime_remaining(int64_t created_ms, int64_t expire_after_ms,
+                              int64_t now_ms) {
+  double left;
+
+  if (expire_after_ms <= 0)
+    return 1.0;
+  left = (double)(expire_after_ms - (now_ms - created_ms)) /
+         (double)expire_after_ms;
+  if (left < 0)
+    return 0;
+  return left > 1 ? 1 : left;
+}
+
+double nw__disruption_cost(const json_t *const *pods, size_t n_pods,
+                           double lifetime_remaining) {
+  double sum = 0;
+
+  for (size_t i = 0; i < n_pods; i++)
+    sum += nw__pod_eviction_cost(pods[i], NULL);
+  return sum * lifetime_remaining;
+}
+
+static int pod_finished(const json_t *pod) {
+  const char *phase = nw__kube_str(pod, "status.phase");
+
+  return phase != NULL &&
+         (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+}
+
+int nw__pod_do_not_disrupt(const json_t *pod, int64_t now_ms,
+                           int64_t *until_ms, nw_error *err) {
+  const char *v = annotation(pod, NW__ANN_DO_NOT_DISRUPT);
+  const char *start;
+  int64_t dur, started;
+  int64_t until = 0;
+  int blocked = 0;
+
+  if (v == NULL || pod_finished(pod) || strcmp(v, "false") == 0) {
+    blocked = 0;
+  } else if (strcmp(v, "true") == 0) {
+    blocked = 1;
+    until = INT64_MAX;
+  } else if (nw__duration_parse(v, &dur, NW__ANN_DO_NOT_DISRUPT, NULL) == 0) {
+    start = nw__kube_str(pod, "status.startTime");
+    if (start == NULL)
+      start = nw__kube_str(pod, "metadata.creationTimestamp");
+    started = start != NULL ? nw__kube_parse_time(start) : -1;
+    /* Without a start time the window cannot be placed; keep the pod. */
+    until = started >= 0 ? started + dur : INT64_MAX;
+    blocked = now_ms < until;
+    if (!blocked)
+      until = 0;
+  } else {
+    pod_error(err, pod, NW__ANN_DO_NOT_DISRUPT " \"%s\" is neither true, "
+              "false nor a duration; treated as true", v);
+    blocked = 1;
+    until = INT64_MAX;
+  }
+  if (until_ms != NULL)
+    *until_ms = until;
+  return blocked;
+}
+
+int nw__object_do_not_disrupt(const json_t *obj) {
+  return annotation(obj, NW__ANN_DO_NOT_DISRUPT) != NULL;
+}
+
+/* ---- PodDisruptionBudgets ------------------------------------------ */
+
+static int value_in(const json_t *values, const char *v) {
+  size_t i;
+  const json_t *x;
+
+  json_array_foreach(values, i, x) {
+    if (v != NULL && json_is_string(x) && strcmp(json_string_value(x), v) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* One matchExpressions entry; -1 when unreadable. */
+static int expression_matches(const json_t *e, const json_t *labels) {
+  const char *key = json_string_value(json_object_get(e, "key"));
+  const char *op = json_string_value(json_object_get(e, "operator"));
+  const json_t *values = json_object_get(e, "values");
+  const char *v;
+
+  if (key == NULL || op == NULL)
+    return -1;
+  v = json_string_value(json_object_get(labels, key));
+  if (strcmp(op, "In") == 0)
+    return json_is_array(values) ? value_in(values, v) : -1;
+  if (strcmp(op, "NotIn") == 0)
+    return json_is_array(values) ? !value_in(values, v) : -1;
+  if (strcmp(op, "Exists") == 0)
+    return v != NULL;
+  if (strcmp(op, "DoesNotExist") == 0)
+    return v == NULL;
+  return -1;
+}
+
+/* metav1.LabelSelector; an empty selector matches everything (policy/v1),
+ * a missing one nothing.  -1 when unreadable. */
+static int selector_matches(const json_t *sel, const json_t *labels) {
+  const json_t *ml, *me, *x;
+  const char *k;
+  size_t i;
+
+  if (sel == NULL || json_is_null(sel))
+    return 0;
+  if (!json_is_object(sel))
+    return -1;
+  ml = json_object_get(sel, "matchLabels");
+  me = json_object_get(sel, "matchExpressions");
+  json_object_foreach((json_t *)ml, k, x) {
+    const char *v = json_string_value(json_object_get(labels, k));
+    if (!json_is_string(x))
+      return -1;
+    if (v == NULL || strcmp(v, json_string_value(x)) != 0)
+      return 0;
+  }
+  json_array_foreach(me, i, x) {
+    int m = expression_matches(x, labels);
+    if (m <= 0)
+      return m;
+  }
+  return 1;
+}
+
+int nw__pod_pdb_blocked(const json_t *pod, const json_t *pdbs,
+                        const char **name) {
+  const char *ns = nw__kube_str(pod, "metadata.namespace");
+  const json_t *labels = json_object_get(json_object_get(pod, "metadata"),
+                                         "labels");
+  int matching = 0;
+  size_t i;
+  const json_t *pdb;
+
+  if (pod_finished(pod))
+    return 0;
+  json_array_foreach(pdbs, i, pdb) {
+    const char *pns = nw__kube_str(pdb, "metadata.namespace");
+    const json_t *allowed;
+    int m;
+    if (ns == NULL || pns == NULL || strcmp(ns, pns) != 0)
+      continue;
+    m = selector_matches(json_object_get(json_object_get(pdb, "spec"),
+                                         "selector"), labels);
+    if (m == 0)
+      continue;
+    if (name != NULL)
+      *name = nw__kube_str(pdb, "metadata.name");
+    if (m < 0)
+      return 1;
+    allowed = json_object_get(json_object_get(pdb, "status"),
+                              "disruptionsAllowed");
+    if (!json_is_integer(allowed) || json_integer_value(allowed) <= 0)
+      return 1;
+    if (++matching > 1)
+      return 1;
+  }
+  return 0;
+}
+
+/* ---- timing -------------------------------------------------------- */
+
+int nw__consolidatable(int64_t initialized_ms, int64_t last_pod_event_ms,
+                       int64_t consolidate_after_ms, int64_t now_ms,
+                       int64_t *recheck_ms) {
+  int64_t since = last_pod_event_ms > 0 ? last_pod_event_ms : initialized_ms;
+  int64_t wait;
+
+  if (recheck_ms != NULL)
+    *recheck_ms = -1;
+  if (consolidate_after_ms < 0 || since < 0)
+    return 0;
+  wait = since + consolidate_after_ms - now_ms;
+  if (wait <= 0) {
+    if (recheck_ms != NULL)
+      *recheck_ms = 0;
+    return 1;
+  }
+  if (recheck_ms != NULL)
+    *recheck_ms = wait;
+  return 0;
+}
+
+/* lastTransitionTime of the Initialized condition when it is True. */
+static int64_t initialized_at(const json_t *claim) {
+  const json_t *conds = json_object_get(json_object_get(claim, "status"),
+                                        "conditions");
+  size_t i;
+  const json_t *c;
+
+  json_array_foreach(conds, i, c) {
+    const char *type = json_string_value(json_object_get(c, "type"));
+    const char *status = json_string_value(json_object_get(c, "status"));
+    const char *at = json_string_value(json_object_get(c, "lastTransitionTime"));
+    if (type == NULL || strcmp(type, "Initialized") != 0)
+      continue;
+    if (status == NULL || strcmp(status, "True") != 0 || at == NULL)
+      return -1;
+    return nw__kube_parse_time(at);
+  }
+  return -1;
+}
+
+int nw__claim_consolidatable(const json_t *claim, int64_t consolidate_after_ms,
+                             int64_t now_ms, int64_t *recheck_ms) {
+  const char *last = nw__kube_str(claim, "status.lastPodEventTime");
+  int64_t init = initialized_at(claim);
+  int64_t event = last != NULL ? nw__kube_parse_time(last) : -1;
+
+  if (init < 0) {
+    if (recheck_ms != NULL)
+      *recheck_ms = -1;
+    return 0;
+  }
+  return nw__consolidatable(init, event, consolidate_after_ms, now_ms,
+                            recheck_ms);
+}
+
+int nw__expired(int64_t created_ms, int64_t expire_after_ms, int64_t now_ms,
+                int64_t *expires_at_ms) {
+  int64_t at = expire_after_ms < 0 ? -1 : created_ms + expire_after_ms;
+
+  if (expires_at_ms != NULL)
+    *expires_at_ms = at;
+  return at >= 0 && now_ms >= at;
+}
