@@ -1,0 +1,296 @@
+#include "cluster/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Each kind is a hash table (open addressing, linear probing) from
+ * "ns/name" to a slot in an insertion-ordered array.  Removal leaves a
+ * tombstone in the array that compaction clears when half are dead, so
+ * iteration stays in insertion order, which keeps the controllers (and so
+ * the simulator) deterministic.
+ */
+typedef struct entry {
+  char *key;        /* "ns/name"; NULL for a removed entry */
+  json_t *obj;
+  char *node;       /* pods: spec.nodeName copy, for the index */
+} entry;
+
+typedef struct table {
+  entry *items;
+  size_t len;       /* used slots including tombstones */
+  size_t live;
+  size_t cap;
+  size_t *index;    /* hash -> items position + 1; 0 = empty */
+  size_t index_cap; /* power of two */
+} table;
+
+typedef struct watcher {
+  nw__store_watch_fn fn;
+  void *user;
+} watcher;
+
+struct nw__store {
+  table t[NW__K_COUNT];
+  watcher watchers[16];
+  size_t n_watchers;
+  uint64_t version;
+};
+
+static const char *const kind_names[NW__K_COUNT] = {
+    "Pod", "Node", "NodeClaim", "NodePool", "NodeClass", "DaemonSet",
+    "PodDisruptionBudget", "PersistentVolume", "PersistentVolumeClaim",
+    "StorageClass"};
+
+const char *nw__kind_name(nw__kind k) {
+  return k < NW__K_COUNT ? kind_names[k] : "Unknown";
+}
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+static char *make_key(const char *ns, const char *name) {
+  size_t a = ns ? strlen(ns) : 0, b = strlen(name);
+  char *k = malloc(a + b + 2);
+  if (!k)
+    return NULL;
+  memcpy(k, ns ? ns : "", a);
+  k[a] = '/';
+  memcpy(k + a + 1, name, b + 1);
+  return k;
+}
+
+static const char *str_at(const json_t *obj, const char *a, const char *b) {
+  const json_t *v = json_object_get(json_object_get(obj, a), b);
+  return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+nw__store *nw__store_new(void) { return calloc(1, sizeof(nw__store)); }
+
+static void table_free(table *t) {
+  for (size_t i = 0; i < t->len; i++) {
+    free(t->items[i].key);
+    free(t->items[i].node);
+    json_decref(t->items[i].obj);
+  }
+  free(t->items);
+  free(t->index);
+}
+
+void nw__store_free(nw__store *s) {
+  if (!s)
+    return;
+  for (int k = 0; k < NW__K_COUNT; k++)
+    table_free(&s->t[k]);
+  free(s);
+}
+
+int nw__store_watch(nw__store *s, nw__store_watch_fn fn, void *user) {
+  if (s->n_watchers == 16)
+    return -1;
+  s->watchers[s->n_watchers++] = (watcher){fn, user};
+  return 0;
+}
+
+static void notify(nw__store *s, nw__kind kind, const json_t *old_obj,
+                   const json_t *new_obj) {
+  s->version++;
+  for (size_t i = 0; i < s->n_watchers; i++)
+    s->watchers[i].fn(s->watchers[i].user, kind, old_obj, new_obj);
+}
+
+/* Returns the items position of key, or (size_t)-1. */
+static size_t find(const table *t, const char *key) {
+  if (!t->index_cap)
+    return (size_t)-1;
+  size_t mask = t->index_cap - 1;
+  for (size_t h = hash_str(key) & mask;; h = (h + 1) & mask) {
+    size_t slot = t->index[h];
+    if (slot == 0)
+      return (size_t)-1;
+    const entry *e = &t->items[slot - 1];
+    if (e->key && strcmp(e->key, key) == 0)
+      return slot - 1;
+  }
+}
+
+static int rebuild_index(table *t, size_t cap) {
+  size_t *idx = calloc(cap, sizeof(*idx));
+  if (!idx)
+    return -1;
+  free(t->index);
+  t->index = idx;
+  t->index_cap = cap;
+  for (size_t i = 0; i < t->len; i++) {
+    if (!t->items[i].key)
+      continue;
+    size_t h = hash_str(t->items[i].key) & (cap - 1);
+    while (idx[h])
+      h = (h + 1) & (cap - 1);
+    idx[h] = i + 1;
+  }
+  return 0;
+}
+
+/* Drops tombstones, keeping order. */
+static int compact(table *t) {
+  size_t j = 0;
+  for (size_t i = 0; i < t->len; i++) {
+    if (t->items[i].key)
+      t->items[j++] = t->items[i];
+  }
+  t->len = j;
+  return rebuild_index(t, t->index_cap ? t->index_cap : 16);
+}
+
+static int append(table *t, char *key, json_t *obj) {
+  if (t->len == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 16;
+    entry *grown = realloc(t->items, cap * sizeof(*grown));
+    if (!grown)
+      return -1;
+    t->items = grown;
+    t->cap = cap;
+  }
+  t->items[t->len++] = (entry){key, obj, NULL};
+  /* Keep the index at most half full so probes stay short. */
+  if (t->len * 2 >= t->index_cap)
+    return rebuild_index(t, t->index_cap ? t->index_cap * 2 : 32);
+  size_t mask = t->index_cap - 1;
+  size_t h = hash_str(key) & mask;
+  while (t->index[h])
+    h = (h + 1) & mask;
+  t->index[h] = t->len;
+  return 0;
+}
+
+static void set_node(entry *e, nw__kind kind) {
+  free(e->node);
+  e->node = NULL;
+  if (kind == NW__K_POD) {
+    const char *n = str_at(e->obj, "spec", "nodeName");
+    e->node = n ? strdup(n) : NULL;
+  }
+}
+
+int nw__store_put(nw__store *s, nw__kind kind, json_t *obj) {
+  const char *name = str_at(obj, "metadata", "name");
+  if (!name) {
+    json_decref(obj);
+    return -1;
+  }
+  char *key = make_key(str_at(obj, "metadata", "namespace"), name);
+  if (!key) {
+    json_decref(obj);
+    return -1;
+  }
+  table *t = &s->t[kind];
+  size_t pos = find(t, key);
+  if (pos != (size_t)-1) {
+    free(key);
+    entry *e = &t->items[pos];
+    json_t *old = e->obj;
+    e->obj = obj;
+    set_node(e, kind);
+    notify(s, kind, old, obj);
+    json_decref(old);
+    return 0;
+  }
+  if (append(t, key, obj) != 0) {
+    free(key);
+    json_decref(obj);
+    return -1;
+  }
+  t->live++;
+  set_node(&t->items[t->len - 1], kind);
+  notify(s, kind, NULL, obj);
+  return 0;
+}
+
+int nw__store_remove(nw__store *s, nw__kind kind, const char *ns,
+                     const char *name) {
+  char *key = make_key(ns, name);
+  table *t = &s->t[kind];
+  size_t pos = key ? find(t, key) : (size_t)-1;
+  free(key);
+  if (pos == (size_t)-1)
+    return -1;
+  entry *e = &t->items[pos];
+  json_t *old = e->obj;
+  free(e->key);
+  free(e->node);
+  *e = (entry){NULL, NULL, NULL};
+  t->live--;
+  if (t->live * 2 < t->len)
+    compact(t);
+  else
+    rebuild_index(t, t->index_cap);
+  notify(s, kind, old, NULL);
+  json_decref(old);
+  return 0;
+}
+
+json_t *nw__store_get(const nw__store *s, nw__kind kind, const char *ns,
+                      const char *name) {
+  char *key = make_key(ns, name);
+  const table *t = &s->t[kind];
+  size_t pos = key ? find(t, key) : (size_t)-1;
+  free(key);
+  return pos == (size_t)-1 ? NULL : t->items[pos].obj;
+}
+
+size_t nw__store_count(const nw__store *s, nw__kind kind) {
+  return s->t[kind].live;
+}
+
+size_t nw__store_foreach(const nw__store *s, nw__kind kind,
+                         nw__store_visit_fn fn, void *user) {
+  const table *t = &s->t[kind];
+  size_t seen = 0;
+  for (size_t i = 0; i < t->len; i++) {
+    if (!t->items[i].key)
+      continue;
+    seen++;
+    if (fn(user, t->items[i].obj))
+      break;
+  }
+  return seen;
+}
+
+size_t nw__store_pods_on_node(const nw__store *s, const char *node,
+                              nw__store_visit_fn fn, void *user) {
+  /* A linear scan over the compact entry array: cheap next to scheduling,
+   * and free of an index to keep consistent. */
+  const table *t = &s->t[NW__K_POD];
+  size_t seen = 0;
+  for (size_t i = 0; i < t->len; i++) {
+    const entry *e = &t->items[i];
+    if (!e->key || !e->node || strcmp(e->node, node) != 0)
+      continue;
+    seen++;
+    if (fn(user, e->obj))
+      break;
+  }
+  return seen;
+}
+
+json_t *nw__store_by_provider_id(const nw__store *s, nw__kind kind,
+                                 const char *provider_id) {
+  const char *section = kind == NW__K_NODE ? "spec" : "status";
+  const table *t = &s->t[kind];
+  for (size_t i = 0; i < t->len; i++) {
+    const entry *e = &t->items[i];
+    const char *pid = e->key ? str_at(e->obj, section, "providerID") : NULL;
+    if (pid && strcmp(pid, provider_id) == 0)
+      return e->obj;
+  }
+  return NULL;
+}
+
+uint64_t nw__store_version(const nw__store *s) { return s->version; }

@@ -1,0 +1,109 @@
+#include <string.h>
+
+#include "cluster/store.h"
+#include "nwtest.h"
+
+static json_t *pod(const char *ns, const char *name, const char *node) {
+  json_t *p = json_pack("{s:{s:s, s:s}, s:{}}", "metadata", "namespace", ns,
+                        "name", name, "spec");
+  if (node)
+    json_object_set_new(json_object_get(p, "spec"), "nodeName",
+                        json_string(node));
+  return p;
+}
+
+typedef struct seen {
+  int adds, updates, deletes;
+  char names[8][32];
+  int n;
+} seen;
+
+static void watch(void *user, nw__kind kind, const json_t *o, const json_t *n) {
+  seen *s = user;
+  (void)kind;
+  if (!o)
+    s->adds++;
+  else if (!n)
+    s->deletes++;
+  else
+    s->updates++;
+}
+
+static int collect(void *user, json_t *obj) {
+  seen *s = user;
+  const char *name = json_string_value(
+      json_object_get(json_object_get(obj, "metadata"), "name"));
+  if (s->n < 8)
+    strcpy(s->names[s->n++], name);
+  return 0;
+}
+
+static void test_put_get_remove_watch(void) {
+  nw__store *st = nw__store_new();
+  seen w = {0};
+  nw__store_watch(st, watch, &w);
+  CU_ASSERT_EQUAL(nw__store_put(st, NW__K_POD, pod("a", "p1", NULL)), 0);
+  CU_ASSERT_EQUAL(nw__store_put(st, NW__K_POD, pod("b", "p1", "n1")), 0);
+  CU_ASSERT_EQUAL(nw__store_put(st, NW__K_POD, pod("a", "p1", "n1")), 0);
+  CU_ASSERT_EQUAL(nw__store_count(st, NW__K_POD), 2);
+  CU_ASSERT_EQUAL(w.adds, 2);
+  CU_ASSERT_EQUAL(w.updates, 1);
+  json_t *p = nw__store_get(st, NW__K_POD, "a", "p1");
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+                             json_object_get(p, "spec"), "nodeName")), "n1");
+  CU_ASSERT_PTR_NULL(nw__store_get(st, NW__K_POD, "c", "p1"));
+  seen on = {0};
+  CU_ASSERT_EQUAL(nw__store_pods_on_node(st, "n1", collect, &on), 2);
+  uint64_t v = nw__store_version(st);
+  CU_ASSERT_EQUAL(nw__store_remove(st, NW__K_POD, "a", "p1"), 0);
+  CU_ASSERT_EQUAL(nw__store_remove(st, NW__K_POD, "a", "p1"), -1);
+  CU_ASSERT_EQUAL(w.deletes, 1);
+  CU_ASSERT_TRUE(nw__store_version(st) > v);
+  CU_ASSERT_EQUAL(nw__store_count(st, NW__K_POD), 1);
+  /* An object without a name is refused. */
+  CU_ASSERT_EQUAL(nw__store_put(st, NW__K_POD, json_object()), -1);
+  nw__store_free(st);
+}
+
+static void test_order_survives_removal(void) {
+  nw__store *st = nw__store_new();
+  char name[16];
+  for (int i = 0; i < 100; i++) {
+    snprintf(name, sizeof(name), "n%02d", i);
+    nw__store_put(st, NW__K_NODE, json_pack("{s:{s:s}}", "metadata", "name", name));
+  }
+  for (int i = 0; i < 100; i += 2) {
+    snprintf(name, sizeof(name), "n%02d", i);
+    CU_ASSERT_EQUAL(nw__store_remove(st, NW__K_NODE, NULL, name), 0);
+  }
+  seen s = {0};
+  nw__store_foreach(st, NW__K_NODE, collect, &s);
+  CU_ASSERT_STRING_EQUAL(s.names[0], "n01");
+  CU_ASSERT_STRING_EQUAL(s.names[1], "n03");
+  CU_ASSERT_STRING_EQUAL(s.names[7], "n15");
+  CU_ASSERT_EQUAL(nw__store_count(st, NW__K_NODE), 50);
+  CU_ASSERT_PTR_NOT_NULL(nw__store_get(st, NW__K_NODE, NULL, "n99"));
+  CU_ASSERT_PTR_NOT_NULL(nw__store_get(st, NW__K_NODE, "", "n51"));
+  nw__store_free(st);
+}
+
+static void test_by_provider_id(void) {
+  nw__store *st = nw__store_new();
+  nw__store_put(st, NW__K_NODE, json_pack("{s:{s:s}, s:{s:s}}", "metadata",
+                                          "name", "n1", "spec", "providerID",
+                                          "kind://docker/c/n1"));
+  nw__store_put(st, NW__K_NODECLAIM, json_pack("{s:{s:s}, s:{s:s}}", "metadata",
+                                               "name", "c1", "status",
+                                               "providerID", "kind://docker/c/n1"));
+  json_t *n = nw__store_by_provider_id(st, NW__K_NODE, "kind://docker/c/n1");
+  json_t *c = nw__store_by_provider_id(st, NW__K_NODECLAIM, "kind://docker/c/n1");
+  CU_ASSERT_PTR_NOT_NULL(n);
+  CU_ASSERT_PTR_NOT_NULL(c);
+  CU_ASSERT_PTR_NULL(nw__store_by_provider_id(st, NW__K_NODE, "other"));
+  nw__store_free(st);
+}
+
+NW_TEST_CASES({"put_get_remove_watch", test_put_get_remove_watch},
+              {"order_survives_removal", test_order_survives_removal},
+              {"by_provider_id", test_by_provider_id});
+NW_TEST_MAIN("store", NULL, NULL);
