@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "kube/kutil.h"
-#include "kube/yaml.h"
+#include "config/yaml.h"
 
 extern char **environ;
 
@@ -410,12 +410,15 @@ nw__kube_config *nw__kube_config_load(const char *path, const char *context,
                  strerror(errno));
     return NULL;
   }
-  json_t *root = nw__yaml_to_json(text, len, path, yerr, sizeof(yerr));
+  nw__ydoc *doc = nw__yaml_parse(path, text, len, yerr, sizeof(yerr));
   free(text);
-  if (!root) {
+  if (!doc) {
     nw__kube_err(err, NW_ERR_INVALID, "kubeconfig %s", yerr);
     return NULL;
   }
+  /* The kubeconfig is small; walking it as JSON keeps the code short. */
+  json_t *root = doc->root ? nw__ynode_to_json(doc->root) : json_null();
+  nw__ydoc_free(doc);
   nw__kube_config *cfg = config_new(path);
   kc_ctx c = {path, err};
   int rc = cfg ? kc_parse(&c, cfg, root, context) : -1;
