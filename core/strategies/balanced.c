@@ -130,6 +130,12 @@ static nw_status balanced_init(const nw_host_api *host, nw_plugin_handle *h,
                                  BALANCED_DEFAULT_THRESHOLD);
   nws_state *st;
 
+  /* The host's typed getter falls back to the default for a value of the
+   * wrong type; a string there is a mistake worth reporting. */
+  if (host->config_string(h, "consolidation_threshold", NULL) != NULL)
+    return nws_fail(err, NW_ERR_INVALID,
+                    "balanced: config consolidation_threshold must be a "
+                    "number, got a string");
   if (!(k > 0) || !isfinite(k))
     return nws_fail(err, NW_ERR_INVALID,
                     "balanced: config consolidation_threshold must be a "
