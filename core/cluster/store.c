@@ -98,6 +98,17 @@ int nw__store_watch(nw__store *s, nw__store_watch_fn fn, void *user) {
   return 0;
 }
 
+void nw__store_unwatch(nw__store *s, nw__store_watch_fn fn, void *user) {
+  for (size_t i = 0; i < s->n_watchers; i++) {
+    if (s->watchers[i].fn == fn && s->watchers[i].user == user) {
+      memmove(&s->watchers[i], &s->watchers[i + 1],
+              (s->n_watchers - i - 1) * sizeof(watcher));
+      s->n_watchers--;
+      return;
+    }
+  }
+}
+
 static void notify(nw__store *s, nw__kind kind, const json_t *old_obj,
                    const json_t *new_obj) {
   s->version++;

@@ -48,6 +48,9 @@ void nw__store_free(nw__store *s);
 /* Registers a watcher; at most 16.  Returns 0 or -1. */
 int nw__store_watch(nw__store *s, nw__store_watch_fn fn, void *user);
 
+/* Removes a watcher registered with the same fn and user. */
+void nw__store_unwatch(nw__store *s, nw__store_watch_fn fn, void *user);
+
 /* Inserts or replaces obj by metadata.namespace/name.  Takes the
  * reference.  Returns 0, or -1 when obj has no metadata.name. */
 int nw__store_put(nw__store *s, nw__kind kind, json_t *obj);

@@ -1,0 +1,510 @@
+#include "lifecycle/lifecycle.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/objutil.h"
+#include "cluster/providers.h"
+#include "lifecycle/claim.h"
+#include "metrics/metrics.h"
+#include "util/arena.h"
+#include "util/log.h"
+
+enum {
+  RESYNC_MS = 10000,
+  GC_MS = 120000,
+  LAUNCH_TTL_MS = 5 * 60 * 1000,
+  REGISTER_TTL_MS = 15 * 60 * 1000,
+  GC_GRACE_MS = 30000,
+  MAX_BACKOFF_MS = 60000
+};
+
+#define UNREGISTERED_TAINT "karpenter.sh/unregistered"
+
+/* A claim with work in flight, so a store change during the work does not
+ * start it twice.  Also remembers launch retries. */
+typedef struct busy {
+  struct busy *next;
+  char *name;
+  int retries;
+  int64_t not_before_ms;
+  int launching;
+} busy;
+
+struct nw__lifecycle {
+  nw__env *env;
+  busy *busy;
+  nw__timer *soon;      /* coalesces store changes into one pass */
+  nw__timer *resync;
+  nw__timer *gc;
+  int gc_running;
+  int closing;
+  int inflight;         /* submitted jobs whose done has not run */
+};
+
+static void lifecycle_release(nw__lifecycle *l);
+
+static busy *busy_find(nw__lifecycle *l, const char *name) {
+  for (busy *b = l->busy; b; b = b->next) {
+    if (strcmp(b->name, name) == 0)
+      return b;
+  }
+  return NULL;
+}
+
+static busy *busy_get(nw__lifecycle *l, const char *name) {
+  busy *b = busy_find(l, name);
+  if (b)
+    return b;
+  b = calloc(1, sizeof(*b));
+  b->name = strdup(name);
+  b->next = l->busy;
+  l->busy = b;
+  return b;
+}
+
+static void busy_drop(nw__lifecycle *l, const char *name) {
+  for (busy **pp = &l->busy; *pp; pp = &(*pp)->next) {
+    if (strcmp((*pp)->name, name) == 0) {
+      busy *b = *pp;
+      *pp = b->next;
+      free(b->name);
+      free(b);
+      return;
+    }
+  }
+}
+
+static void schedule_pass(nw__lifecycle *l);
+
+/* ---- launch ------------------------------------------------------------ */
+
+typedef struct launch {
+  nw__lifecycle *l;
+  char *name;
+  nw__plugin *prov;
+  nw_arena *arena;
+  nw_node_claim *claim;
+  nw_status st;
+  nw_error err;
+  json_t *status;       /* built on the worker */
+  json_t *labels;
+} launch;
+
+static void launch_work(void *arg) {
+  launch *w = arg;
+  const nw_provider_vtable *vt = nw__plugin_provider(w->prov);
+  nw_node_instance inst;
+  memset(&inst, 0, sizeof(inst));
+  w->st = vt->create(nw__plugin_state(w->prov), w->claim, w->arena, &inst,
+                     &w->err);
+  if (w->st == NW_OK) {
+    w->status = nw__claim_status_from_instance(&inst);
+    w->labels = nw__claim_labels_from_instance(&inst);
+  }
+}
+
+static void ignore_done(void *arg, nw_status st, const json_t *res,
+                        const char *msg) {
+  (void)arg;
+  (void)res;
+  if (st != NW_OK && st != NW_ERR_NOT_FOUND)
+    NW_WARN("lifecycle", "write failed: %s", msg ? msg : "");
+}
+
+static void launch_done(void *arg) {
+  launch *w = arg;
+  nw__lifecycle *l = w->l;
+  nw__env *env = l->env;
+  l->inflight--;
+  if (l->closing) {
+    /* Shutting down: the instance stays; a restarted daemon adopts or
+     * collects it from the provider's list. */
+    json_decref(w->status);
+    json_decref(w->labels);
+    nw__arena_free(w->arena);
+    free(w->name);
+    free(w);
+    lifecycle_release(l);
+    return;
+  }
+  json_t *claim = nw__store_get(env->store, NW__K_NODECLAIM, NULL, w->name);
+  busy *b = busy_get(l, w->name);
+  b->launching = 0;
+  if (!claim) {
+    /* Deleted while launching: GC will remove the instance. */
+  } else if (w->st == NW_OK) {
+    json_t *meta = json_pack("{s:{s:O}}", "metadata", "labels", w->labels);
+    env->ops->patch(env, NW__K_NODECLAIM, NULL, w->name, meta, 0, ignore_done, NULL);
+    json_decref(meta);
+    json_object_set_new(w->status, "conditions",
+                        nw__cond_with(claim, "Launched", "True", "Launched", "",
+                                      env->ops->now_ms(env)));
+    json_t *st = json_pack("{s:O}", "status", w->status);
+    env->ops->patch(env, NW__K_NODECLAIM, NULL, w->name, st, 1, ignore_done, NULL);
+    json_decref(st);
+    env->ops->event(env, claim, "Normal", "Launched", "launched the instance");
+    nw__metric_add("nodeclaims_launched_total", NULL, 1);
+    busy_drop(l, w->name);
+  } else if (w->st == NW_ERR_INSUFFICIENT_CAPACITY) {
+    /* The provider has marked the offering unavailable; deleting the claim
+     * sends its pods back to the provisioner, which picks another one. */
+    env->ops->event(env, claim, "Warning", "InsufficientCapacityError",
+                    w->err.message);
+    env->ops->remove(env, NW__K_NODECLAIM, NULL, w->name, ignore_done, NULL);
+    nw__metric_add("nodeclaims_terminated_total", "reason=insufficient_capacity", 1);
+    busy_drop(l, w->name);
+  } else {
+    b->retries++;
+    int64_t delay = 1000LL << (b->retries < 6 ? b->retries : 6);
+    b->not_before_ms = env->ops->now_ms(env) + (delay < MAX_BACKOFF_MS ? delay : MAX_BACKOFF_MS);
+    env->ops->event(env, claim, "Warning", "LaunchFailed", w->err.message);
+    NW_WARN("lifecycle", "launch of %s failed (retry %d): %s", w->name,
+            b->retries, w->err.message);
+    nw__metric_add("provider_errors_total", "call=create", 1);
+  }
+  json_decref(w->status);
+  json_decref(w->labels);
+  nw__arena_free(w->arena);
+  free(w->name);
+  free(w);
+  schedule_pass(l);
+}
+
+static const json_t *node_class_of(nw__env *env, const json_t *claim) {
+  const char *n = json_string_value(json_object_get(
+      json_object_get(json_object_get(claim, "spec"), "nodeClassRef"), "name"));
+  return n ? nw__store_get(env->store, NW__K_NODECLASS, NULL, n) : NULL;
+}
+
+static void start_launch(nw__lifecycle *l, const json_t *claim, const char *name) {
+  nw__env *env = l->env;
+  busy *b = busy_get(l, name);
+  if (b->launching || env->ops->now_ms(env) < b->not_before_ms)
+    return;
+  nw__plugin *prov = nw__provider_for_obj(env->plugins, claim);
+  if (!prov) {
+    env->ops->event(env, claim, "Warning", "NoProvider",
+                    "no provider plugin serves this node class");
+    return;
+  }
+  launch *w = calloc(1, sizeof(*w));
+  w->l = l;
+  w->name = strdup(name);
+  w->prov = prov;
+  w->arena = nw__arena_new();
+  w->claim = nw__claim_decode(claim, node_class_of(env, claim), w->arena, &w->err);
+  if (!w->claim) {
+    env->ops->event(env, claim, "Warning", "InvalidNodeClaim", w->err.message);
+    nw__arena_free(w->arena);
+    free(w->name);
+    free(w);
+    return;
+  }
+  b->launching = 1;
+  l->inflight++;
+  env->ops->submit(env, launch_work, launch_done, w);
+}
+
+/* ---- registration and initialization ---------------------------------- */
+
+/* Taints the Node should carry: the claim's taints and startup taints,
+ * minus karpenter.sh/unregistered, plus what the Node already has. */
+static json_t *merged_taints(const json_t *node, const json_t *claim) {
+  json_t *out = json_array();
+  const json_t *have = json_object_get(json_object_get(node, "spec"), "taints");
+  size_t i;
+  const json_t *t;
+  json_array_foreach(have, i, t) {
+    const char *k = json_string_value(json_object_get(t, "key"));
+    if (k && strcmp(k, UNREGISTERED_TAINT) != 0)
+      json_array_append_new(out, json_deep_copy(t));
+  }
+  const char *fields[] = {"taints", "startupTaints"};
+  for (int f = 0; f < 2; f++) {
+    const json_t *want = json_object_get(json_object_get(claim, "spec"), fields[f]);
+    json_array_foreach(want, i, t) {
+      const char *k = json_string_value(json_object_get(t, "key"));
+      if (k && !nw__has_taint(node, k))
+        json_array_append_new(out, json_deep_copy(t));
+    }
+  }
+  return out;
+}
+
+static void register_node(nw__lifecycle *l, const json_t *claim,
+                          const json_t *node) {
+  nw__env *env = l->env;
+  const char *claim_name = nw__obj_name(claim);
+  const char *node_name = nw__obj_name(node);
+  json_t *labels = json_deep_copy(json_object_get(json_object_get(claim, "metadata"), "labels"));
+  if (!labels)
+    labels = json_object();
+  json_object_set_new(labels, "karpenter.sh/registered", json_string("true"));
+  json_t *patch = json_pack("{s:{s:o}, s:{s:o}}", "metadata", "labels", labels,
+                            "spec", "taints", merged_taints(node, claim));
+  env->ops->patch(env, NW__K_NODE, NULL, node_name, patch, 0, ignore_done, NULL);
+  json_decref(patch);
+  json_t *st = json_pack("{s:{s:s, s:o}}", "status", "nodeName", node_name,
+                         "conditions",
+                         nw__cond_with(claim, "Registered", "True", "Registered",
+                                       "", env->ops->now_ms(env)));
+  env->ops->patch(env, NW__K_NODECLAIM, NULL, claim_name, st, 1, ignore_done, NULL);
+  json_decref(st);
+  nw__metric_add("nodeclaims_registered_total", NULL, 1);
+}
+
+static int node_ready(const json_t *node) {
+  const char *s = nw__cond_status(node, "Ready");
+  return s && strcmp(s, "True") == 0;
+}
+
+/* Initialized: Ready, no startup taint left, no unregistered taint. */
+static int node_initialized(const json_t *node, const json_t *claim) {
+  if (!node_ready(node) || nw__has_taint(node, UNREGISTERED_TAINT))
+    return 0;
+  const json_t *st = json_object_get(json_object_get(claim, "spec"), "startupTaints");
+  size_t i;
+  const json_t *t;
+  json_array_foreach(st, i, t) {
+    const char *k = json_string_value(json_object_get(t, "key"));
+    if (k && nw__has_taint(node, k))
+      return 0;
+  }
+  return 1;
+}
+
+static void initialize(nw__lifecycle *l, const json_t *claim, const json_t *node) {
+  nw__env *env = l->env;
+  json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels",
+                            "karpenter.sh/initialized", "true");
+  env->ops->patch(env, NW__K_NODE, NULL, nw__obj_name(node), patch, 0, ignore_done, NULL);
+  json_decref(patch);
+  json_t *st = json_pack("{s:{s:o}}", "status", "conditions",
+                         nw__cond_with(claim, "Initialized", "True", "Initialized",
+                                       "", env->ops->now_ms(env)));
+  env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), st, 1, ignore_done, NULL);
+  json_decref(st);
+  env->ops->event(env, claim, "Normal", "Initialized", "node is ready");
+  nw__metric_add("nodeclaims_initialized_total", NULL, 1);
+}
+
+static int is_true(const json_t *obj, const char *cond) {
+  const char *s = nw__cond_status(obj, cond);
+  return s && strcmp(s, "True") == 0;
+}
+
+/* ---- the pass ---------------------------------------------------------- */
+
+static int reconcile_claim(void *user, json_t *claim) {
+  nw__lifecycle *l = user;
+  nw__env *env = l->env;
+  const char *name = nw__obj_name(claim);
+  if (!name || nw__obj_deleting(claim))
+    return 0;
+  int64_t now = env->ops->now_ms(env);
+  int64_t created = nw__obj_created_ms(claim);
+  const char *pid = json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
+  if (!is_true(claim, "Launched") || !pid || !*pid) {
+    if (created >= 0 && now - created > LAUNCH_TTL_MS) {
+      env->ops->event(env, claim, "Warning", "LaunchTimeout",
+                      "not launched within 5 minutes; deleting");
+      env->ops->remove(env, NW__K_NODECLAIM, NULL, name, ignore_done, NULL);
+      nw__metric_add("nodeclaims_terminated_total", "reason=liveness", 1);
+      return 0;
+    }
+    start_launch(l, claim, name);
+    return 0;
+  }
+  json_t *node = nw__store_by_provider_id(env->store, NW__K_NODE, pid);
+  if (!is_true(claim, "Registered")) {
+    if (node) {
+      register_node(l, claim, node);
+    } else if (now - nw__cond_time(claim, "Launched") > REGISTER_TTL_MS) {
+      env->ops->event(env, claim, "Warning", "RegistrationTimeout",
+                      "no node registered within 15 minutes; deleting");
+      env->ops->remove(env, NW__K_NODECLAIM, NULL, name, ignore_done, NULL);
+      nw__metric_add("nodeclaims_terminated_total", "reason=liveness", 1);
+    }
+    return 0;
+  }
+  if (node && !is_true(claim, "Initialized") && node_initialized(node, claim))
+    initialize(l, claim, node);
+  return 0;
+}
+
+static void pass(void *arg) {
+  nw__lifecycle *l = arg;
+  l->soon = NULL;
+  nw__store_foreach(l->env->store, NW__K_NODECLAIM, reconcile_claim, l);
+}
+
+static void schedule_pass(nw__lifecycle *l) {
+  if (l->soon || l->closing)
+    return;
+  l->soon = l->env->ops->timer_start(l->env, 0, pass, l);
+}
+
+static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
+  (void)o;
+  (void)n;
+  if (kind == NW__K_NODECLAIM || kind == NW__K_NODE)
+    schedule_pass(user);
+}
+
+static void resync(void *arg) {
+  nw__lifecycle *l = arg;
+  pass(l);
+  l->resync = l->env->ops->timer_start(l->env, RESYNC_MS, resync, l);
+}
+
+/* ---- garbage collection ------------------------------------------------ */
+
+typedef struct gc_job {
+  nw__lifecycle *l;
+  nw__plugin *prov;
+  nw_arena *arena;
+  nw_node_instances list;
+  nw_status st;
+  nw_error err;
+  char **claims;           /* claim names present when GC started */
+  size_t n_claims;
+  int64_t now;
+  size_t deleted;
+} gc_job;
+
+static int claim_known(const gc_job *g, const char *name) {
+  for (size_t i = 0; name && i < g->n_claims; i++) {
+    if (strcmp(g->claims[i], name) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* On the worker: list instances, delete the ones no claim owns.  The claim
+ * names were captured on the loop, so the worker never reads the store. */
+static void gc_work(void *arg) {
+  gc_job *g = arg;
+  const nw_provider_vtable *vt = nw__plugin_provider(g->prov);
+  void *state = nw__plugin_state(g->prov);
+  g->st = vt->list(state, g->arena, &g->list, &g->err);
+  for (size_t i = 0; g->st == NW_OK && i < g->list.len; i++) {
+    const nw_node_instance *in = &g->list.items[i];
+    if (claim_known(g, in->claim_name) || g->now - in->created_at_ms < GC_GRACE_MS ||
+        in->state == NW_INSTANCE_TERMINATED)
+      continue;
+    nw_error e = {0};
+    nw_status s = vt->delete_instance(state, in->provider_id, &e);
+    if (s == NW_OK || s == NW_ERR_NOT_FOUND)
+      g->deleted++;
+  }
+}
+
+static int collect_claim(void *user, json_t *claim) {
+  gc_job *g = user;
+  g->claims[g->n_claims++] = strdup(nw__obj_name(claim));
+  return 0;
+}
+
+static int instance_listed(const gc_job *g, const char *pid) {
+  for (size_t i = 0; i < g->list.len; i++) {
+    if (g->list.items[i].provider_id && strcmp(g->list.items[i].provider_id, pid) == 0)
+      return g->list.items[i].state != NW_INSTANCE_TERMINATED;
+  }
+  return 0;
+}
+
+static void gc_done(void *arg) {
+  gc_job *g = arg;
+  nw__lifecycle *l = g->l;
+  nw__env *env = l->env;
+  if (g->st == NW_OK && !l->closing) {
+    if (g->deleted)
+      NW_INFO("lifecycle", "garbage collected %zu instances without a claim", g->deleted);
+    /* Claims whose launched instance is gone are deleted. */
+    for (size_t i = 0; i < g->n_claims; i++) {
+      json_t *c = nw__store_get(env->store, NW__K_NODECLAIM, NULL, g->claims[i]);
+      const char *pid = c ? json_string_value(json_object_get(json_object_get(c, "status"), "providerID")) : NULL;
+      if (!pid || !*pid || nw__obj_deleting(c) || instance_listed(g, pid) ||
+          nw__provider_for_obj(env->plugins, c) != g->prov)
+        continue;
+      env->ops->event(env, c, "Warning", "InstanceGone",
+                      "the instance no longer exists; deleting the claim");
+      env->ops->remove(env, NW__K_NODECLAIM, NULL, g->claims[i], ignore_done, NULL);
+      nw__metric_add("nodeclaims_terminated_total", "reason=instance_gone", 1);
+    }
+  } else if (g->st != NW_OK) {
+    NW_WARN("lifecycle", "garbage collection: list failed: %s", g->err.message);
+  }
+  for (size_t i = 0; i < g->n_claims; i++)
+    free(g->claims[i]);
+  free(g->claims);
+  nw__arena_free(g->arena);
+  free(g);
+  l->gc_running = 0;
+  l->inflight--;
+  lifecycle_release(l);
+}
+
+static void gc_tick(void *arg) {
+  nw__lifecycle *l = arg;
+  nw__env *env = l->env;
+  l->gc = env->ops->timer_start(env, GC_MS, gc_tick, l);
+  if (l->gc_running)
+    return;
+  for (size_t i = 0; i < nw__plugins_count(env->plugins); i++) {
+    nw__plugin *p = nw__plugins_at(env->plugins, i);
+    if (!nw__plugin_provider(p))
+      continue;
+    gc_job *g = calloc(1, sizeof(*g));
+    g->l = l;
+    g->prov = p;
+    g->arena = nw__arena_new();
+    g->now = env->ops->now_ms(env);
+    g->claims = calloc(nw__store_count(env->store, NW__K_NODECLAIM) + 1, sizeof(char *));
+    nw__store_foreach(env->store, NW__K_NODECLAIM, collect_claim, g);
+    l->gc_running = 1;
+    l->inflight++;
+    env->ops->submit(env, gc_work, gc_done, g);
+    break; /* one provider per tick keeps jobs from overlapping */
+  }
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+nw__lifecycle *nw__lifecycle_new(nw__env *env) {
+  nw__lifecycle *l = calloc(1, sizeof(*l));
+  if (!l)
+    return NULL;
+  l->env = env;
+  nw__store_watch(env->store, on_change, l);
+  l->resync = env->ops->timer_start(env, RESYNC_MS, resync, l);
+  l->gc = env->ops->timer_start(env, GC_MS, gc_tick, l);
+  schedule_pass(l);
+  return l;
+}
+
+/* Frees once closing and no job is in flight: a worker's done callback
+ * must never find its controller gone. */
+static void lifecycle_release(nw__lifecycle *l) {
+  if (!l->closing || l->inflight > 0)
+    return;
+  while (l->busy)
+    busy_drop(l, l->busy->name);
+  free(l);
+}
+
+void nw__lifecycle_free(nw__lifecycle *l) {
+  if (!l)
+    return;
+  l->closing = 1;
+  nw__env *env = l->env;
+  nw__store_unwatch(env->store, on_change, l);
+  if (l->soon)
+    env->ops->timer_stop(env, l->soon);
+  if (l->resync)
+    env->ops->timer_stop(env, l->resync);
+  if (l->gc)
+    env->ops->timer_stop(env, l->gc);
+  lifecycle_release(l);
+}
