@@ -52,66 +52,6 @@ const char *nw__reason_name(nw__disruption_reason r) {
   return "?";
 }
 
-/* Milliseconds per unit at the start of s, advancing *len; 0 if none. */
-static double unit_ms(const char *s, size_t *len) {
-  if (strncmp(s, "ms", 2) == 0) {
-    *len = 2;
-    return 1;
-  }
-  *len = 1;
-  switch (*s) {
-  case 'h':
-    return 3600e3;
-  case 'm':
-    return 60e3;
-  case 's':
-    return 1e3;
-  }
-  *len = 0;
-  return 0;
-}
-
-int nw__duration_parse(const char *s, int64_t *ms, const char *where,
-                       nw_error *err) {
-  const char *p = s;
-  double total = 0;
-
-  if (s == NULL || *s == '\0')
-    return fail(err, "%s: empty duration", where);
-  while (*p != '\0') {
-    char *end;
-    double v;
-    double unit;
-    size_t ulen;
-    if (!isdigit((unsigned char)*p) && *p != '.')
-      return fail(err, "%s: invalid duration \"%s\" (want e.g. 30s, 5m, 1h30m)",
-                  where, s);
-    errno = 0;
-    v = strtod(p, &end);
-    if (end == p || errno != 0)
-      return fail(err, "%s: invalid number in duration \"%s\"", where, s);
-    unit = unit_ms(end, &ulen);
-    if (ulen == 0)
-      return fail(err, "%s: missing or unknown unit in duration \"%s\" "
-                  "(units: h, m, s, ms)", where, s);
-    total += v * unit;
-    p = end + ulen;
-  }
-  if (total > 9.2e18)
-    return fail(err, "%s: duration \"%s\" is too long", where, s);
-  *ms = (int64_t)llround(total);
-  return 0;
-}
-
-int nw__duration_or_never(const char *s, int64_t *ms, const char *where,
-                          nw_error *err) {
-  if (s != NULL && strcmp(s, "Never") == 0) {
-    *ms = -1;
-    return 0;
-  }
-  return nw__duration_parse(s, ms, where, err);
-}
-
 /* ---- cron ---------------------------------------------------------- */
 
 typedef struct cron_field {
@@ -342,25 +282,17 @@ static int budget_nodes(const char *s, int num_nodes, int *out) {
 }
 
 /* Whether the budget applies to `reason` (no reasons: every reason). */
-static int budget_applies(const json_t *b, nw__disruption_reason reason,
-                          size_t i, nw_error *err) {
-  const json_t *reasons = json_object_get(b, "reasons");
-  size_t k;
-  const json_t *r;
-
-  if (reasons == NULL || json_is_null(reasons))
+static int budget_applies(const nw__nodepool *pool, const nw__budget *b,
+                          nw__disruption_reason reason, size_t i,
+                          nw_error *err) {
+  if (b->n_reasons == 0)
     return 1;
-  if (!json_is_array(reasons))
-    return fail(err, "spec.disruption.budgets[%zu].reasons: must be a list",
-                i);
-  if (json_array_size(reasons) == 0)
-    return 1;
-  json_array_foreach(reasons, k, r) {
-    int parsed = nw__reason_parse(json_string_value(r));
+  for (size_t k = 0; k < b->n_reasons; k++) {
+    int parsed = nw__reason_parse(b->reasons[k]);
     if (parsed == 0)
-      return fail(err, "spec.disruption.budgets[%zu].reasons[%zu]: unknown "
-                  "reason %s (allowed: Empty, Underutilized, Drifted)", i, k,
-                  json_is_string(r) ? json_string_value(r) : "(not a string)");
+      return fail(err, "NodePool %s: spec.disruption.budgets[%zu].reasons[%zu]: "
+                  "unknown reason %s (allowed: Empty, Underutilized, Drifted)",
+                  pool->name, i, k, b->reasons[k]);
     if (parsed == (int)reason)
       return 1;
   }
@@ -369,79 +301,58 @@ static int budget_applies(const json_t *b, nw__disruption_reason reason,
 
 /* Whether the budget's window is open now: the last schedule hit is at
  * most `duration` ago.  Karpenter: Next(now - duration) <= now. */
-static int budget_active(const json_t *b, int64_t now_ms, size_t i,
-                         nw_error *err) {
-  const char *schedule = json_string_value(json_object_get(b, "schedule"));
-  const char *duration = json_string_value(json_object_get(b, "duration"));
-  char where[64];
+static int budget_active(const nw__nodepool *pool, const nw__budget *b,
+                         int64_t now_ms, size_t i, nw_error *err) {
+  char where[160];
   nw__cron cron;
-  int64_t dur_ms;
   int64_t next;
 
-  if (schedule == NULL && duration == NULL)
+  if (b->schedule == NULL && b->duration_s <= 0)
     return 1;
-  if (schedule == NULL || duration == NULL)
-    return fail(err, "spec.disruption.budgets[%zu]: 'schedule' must be set "
-                "with 'duration'", i);
-  snprintf(where, sizeof(where), "spec.disruption.budgets[%zu].schedule", i);
-  if (nw__cron_parse(schedule, &cron, where, err) != 0)
+  if (b->schedule == NULL || b->duration_s <= 0)
+    return fail(err, "NodePool %s: spec.disruption.budgets[%zu]: 'schedule' "
+                "must be set with a positive 'duration'", pool->name, i);
+  snprintf(where, sizeof(where), "NodePool %s: spec.disruption.budgets[%zu]"
+           ".schedule", pool->name, i);
+  if (nw__cron_parse(b->schedule, &cron, where, err) != 0)
     return -1;
-  snprintf(where, sizeof(where), "spec.disruption.budgets[%zu].duration", i);
-  if (nw__duration_parse(duration, &dur_ms, where, err) != 0)
-    return -1;
-  next = nw__cron_next(&cron, now_ms - dur_ms);
+  next = nw__cron_next(&cron, now_ms - b->duration_s * 1000);
   return next >= 0 && next <= now_ms;
 }
 
-static int budget_limit(const json_t *b, nw__disruption_reason reason,
-                        int64_t now_ms, int num_nodes, size_t i, int *limit,
-                        nw_error *err) {
-  const json_t *nodes = json_object_get(b, "nodes");
-  const char *text = json_string_value(nodes);
-  char num[32];
+static int budget_limit(const nw__nodepool *pool, const nw__budget *b,
+                        nw__disruption_reason reason, int64_t now_ms,
+                        int num_nodes, size_t i, int *limit, nw_error *err) {
+  const char *text = b->nodes != NULL ? b->nodes : "10%";
   int applies, active;
 
   *limit = INT32_MAX;
-  if (!json_is_object(b))
-    return fail(err, "spec.disruption.budgets[%zu]: must be an object", i);
-  applies = budget_applies(b, reason, i, err);
+  applies = budget_applies(pool, b, reason, i, err);
   if (applies <= 0)
     return applies;
-  active = budget_active(b, now_ms, i, err);
+  active = budget_active(pool, b, now_ms, i, err);
   if (active <= 0)
     return active;
-  if (json_is_integer(nodes)) {
-    snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(nodes));
-    text = num;
-  }
-  if (text == NULL)
-    text = "10%"; /* the CRD's default for a budget without nodes */
   if (budget_nodes(text, num_nodes, limit) != 0)
-    return fail(err, "spec.disruption.budgets[%zu].nodes: \"%s\" is neither "
-                "a count nor a percentage (0%%-100%%)", i, text);
+    return fail(err, "NodePool %s: spec.disruption.budgets[%zu].nodes: \"%s\" "
+                "is neither a count nor a percentage (0%%-100%%)", pool->name,
+                i, text);
   return 0;
 }
 
-int nw__budgets_allowed(const json_t *budgets, nw__disruption_reason reason,
+int nw__budgets_allowed(const nw__nodepool *pool, nw__disruption_reason reason,
                         int64_t now_ms, int num_nodes, int disrupting,
                         int *allowed, nw_error *err) {
   int min = INT32_MAX;
-  size_t i;
-  const json_t *b;
 
   *allowed = 0;
-  if (budgets == NULL || json_is_null(budgets)) {
-    (void)budget_nodes("10%", num_nodes, &min);
-  } else if (!json_is_array(budgets)) {
-    return fail(err, "spec.disruption.budgets: must be a list");
-  } else {
-    json_array_foreach(budgets, i, b) {
-      int limit;
-      if (budget_limit(b, reason, now_ms, num_nodes, i, &limit, err) != 0)
-        return -1;
-      if (limit < min)
-        min = limit;
-    }
+  for (size_t i = 0; i < pool->n_budgets; i++) {
+    int limit;
+    if (budget_limit(pool, &pool->budgets[i], reason, now_ms, num_nodes, i,
+                     &limit, err) != 0)
+      return -1;
+    if (limit < min)
+      min = limit;
   }
   if (min == INT32_MAX) {
     *allowed = INT32_MAX;

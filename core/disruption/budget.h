@@ -1,8 +1,9 @@
 /*
- * NodePool disruption budgets (Karpenter v1 spec.disruption.budgets), the
- * cron schedules that open their windows, and the duration strings
- * ("1h30m", "Never") Karpenter's API uses.  Pure functions of their
- * arguments and the clock value passed in; see docs/disruption.md.
+ * NodePool disruption budgets (Karpenter v1 spec.disruption.budgets, as
+ * core/model decodes them) and the cron schedules that open their windows.
+ * Pure functions of their arguments and the clock value passed in; see
+ * docs/disruption.md.  Durations are parsed by core/model
+ * (nw__duration_parse).
  */
 #ifndef NW_DISRUPTION_BUDGET_H
 #define NW_DISRUPTION_BUDGET_H
@@ -10,8 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
 #include <nodewright/types.h>
+
+#include "model/objects.h"
 
 /* Disruption reasons, as budgets name them; usable as a bit set. */
 typedef enum nw__disruption_reason {
@@ -24,18 +26,6 @@ typedef enum nw__disruption_reason {
  * the CRD's enum). */
 int nw__reason_parse(const char *s);
 const char *nw__reason_name(nw__disruption_reason r);
-
-/*
- * Parses a Go duration as Karpenter's API writes it: one or more
- * <number><unit> with units h, m, s, ms (fractions allowed: "1.5h").
- * Returns 0 and *ms, or -1 with err naming `where` and the text.
- * "Never" is the caller's business (see nw__duration_or_never).
- */
-int nw__duration_parse(const char *s, int64_t *ms, const char *where,
-                       nw_error *err);
-/* As nw__duration_parse, but "Never" gives *ms = -1. */
-int nw__duration_or_never(const char *s, int64_t *ms, const char *where,
-                          nw_error *err);
 
 /* A parsed cron schedule (minute hour day-of-month month day-of-week). */
 typedef struct nw__cron {
@@ -65,8 +55,9 @@ int64_t nw__cron_next(const nw__cron *c, int64_t after_ms);
 /*
  * Allowed disruptions for one pool and one reason, Karpenter's
  * GetAllowedDisruptionsByReason minus what is already disrupting:
- *  - `budgets` is the pool's spec.disruption.budgets (borrowed; NULL or
- *    missing means the CRD default, one budget of "10%");
+ *  - `pool` is the decoded NodePool (borrowed); its budgets are the CRD
+ *    default (one of "10%") when spec.disruption.budgets is absent, and no
+ *    budget at all (no limit) when it is an empty list;
  *  - a budget applies when it has no `reasons` or lists `reason`, and is
  *    active when it has no schedule or when now_ms lies in a window that
  *    opens at a schedule hit and lasts `duration`;
@@ -75,11 +66,11 @@ int64_t nw__cron_next(const nw__cron *c, int64_t after_ms);
  *    limit, INT32_MAX);
  *  - `disrupting` nodes (marked for deletion or NotReady) are subtracted,
  *    never below 0.
- * Returns 0 and *allowed, or -1 with err naming the budget index and the
- * bad field; the caller must then allow nothing for the pool (fail
- * closed, as Karpenter).
+ * Returns 0 and *allowed, or -1 with *allowed = 0 and err naming the pool,
+ * the budget index and the bad field; the caller must then allow nothing
+ * for the pool (fail closed, as Karpenter).
  */
-int nw__budgets_allowed(const json_t *budgets, nw__disruption_reason reason,
+int nw__budgets_allowed(const nw__nodepool *pool, nw__disruption_reason reason,
                         int64_t now_ms, int num_nodes, int disrupting,
                         int *allowed, nw_error *err);
 

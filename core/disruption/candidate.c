@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "disruption/budget.h"
 #include "kube/kutil.h"
 
 static const char *annotation(const json_t *obj, const char *key) {
@@ -19,10 +18,76 @@ static const char *annotation(const json_t *obj, const char *key) {
   return json_string_value(json_object_get(anns, key));
 }
 
-static void pod_error(nw_error *err, const json_t *pod, const char *fmt,
+/* What the rules need of a pod, from JSON or from the model. */
+typedef struct pod_view {
+  const char *ns;
+  const char *name;
+  const char *deletion_cost;  /* annotation, or NULL */
+  const char *do_not_disrupt; /* annotation, or NULL */
+  int has_priority;
+  int64_t priority;
+  int64_t start_ms;           /* -1 when unknown */
+  int finished;               /* Succeeded or Failed */
+  /* Label lookup for selectors. */
+  const char *(*label)(const void *src, const char *key);
+  const void *src;
+} pod_view;
+
+static int phase_finished(const char *phase) {
+  return phase != NULL &&
+         (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
+}
+
+static const char *json_label(const void *src, const char *key) {
+  const json_t *labels = json_object_get(json_object_get(src, "metadata"),
+                                         "labels");
+
+  return json_string_value(json_object_get(labels, key));
+}
+
+static pod_view json_view(const json_t *pod) {
+  pod_view v;
+  const json_t *prio = json_object_get(json_object_get(pod, "spec"), "priority");
+  const char *start = nw__kube_str(pod, "status.startTime");
+
+  if (start == NULL)
+    start = nw__kube_str(pod, "metadata.creationTimestamp");
+  v.ns = nw__kube_str(pod, "metadata.namespace");
+  v.name = nw__kube_str(pod, "metadata.name");
+  v.deletion_cost = annotation(pod, NW__ANN_POD_DELETION_COST);
+  v.do_not_disrupt = annotation(pod, NW__ANN_DO_NOT_DISRUPT);
+  v.has_priority = json_is_integer(prio);
+  v.priority = v.has_priority ? (int64_t)json_integer_value(prio) : 0;
+  v.start_ms = start != NULL ? nw__kube_parse_time(start) : -1;
+  v.finished = phase_finished(nw__kube_str(pod, "status.phase"));
+  v.label = json_label;
+  v.src = pod;
+  return v;
+}
+
+static const char *model_label(const void *src, const char *key) {
+  return nw__labels_get(&((const nw__pod *)src)->labels, key);
+}
+
+static pod_view model_view(const nw__pod *pod) {
+  pod_view v;
+
+  v.ns = pod->namespace_;
+  v.name = pod->name;
+  v.deletion_cost = nw__labels_get(&pod->annotations, NW__ANN_POD_DELETION_COST);
+  v.do_not_disrupt = nw__labels_get(&pod->annotations, NW__ANN_DO_NOT_DISRUPT);
+  /* The model reads an absent priority as 0, which costs the same. */
+  v.has_priority = 1;
+  v.priority = pod->priority;
+  v.start_ms = pod->creation_ms > 0 ? pod->creation_ms : -1;
+  v.finished = phase_finished(pod->phase);
+  v.label = model_label;
+  v.src = pod;
+  return v;
+}
+
+static void pod_error(nw_error *err, const pod_view *pod, const char *fmt,
                       const char *value) {
-  const char *ns = nw__kube_str(pod, "metadata.namespace");
-  const char *name = nw__kube_str(pod, "metadata.name");
   char what[256];
 
   if (err == NULL)
@@ -30,12 +95,11 @@ static void pod_error(nw_error *err, const json_t *pod, const char *fmt,
   snprintf(what, sizeof(what), fmt, value);
   err->status = NW_ERR_INVALID;
   snprintf(err->message, sizeof(err->message), "pod %s/%s: %s",
-           ns ? ns : "?", name ? name : "?", what);
+           pod->ns ? pod->ns : "?", pod->name ? pod->name : "?", what);
 }
 
-double nw__pod_eviction_cost(const json_t *pod, nw_error *err) {
-  const char *dc = annotation(pod, NW__ANN_POD_DELETION_COST);
-  const json_t *prio = json_object_get(json_object_get(pod, "spec"), "priority");
+static double eviction_cost(const pod_view *pod, nw_error *err) {
+  const char *dc = pod->deletion_cost;
   double cost = 1.0;
 
   if (dc != NULL) {
@@ -49,11 +113,23 @@ double nw__pod_eviction_cost(const json_t *pod, nw_error *err) {
     else
       cost += v / 134217728.0; /* 2^27 */
   }
-  if (json_is_integer(prio))
-    cost += (double)json_integer_value(prio) / 33554432.0; /* 2^25 */
+  if (pod->has_priority)
+    cost += (double)pod->priority / 33554432.0; /* 2^25 */
   if (cost < -10.0)
     return -10.0;
   return cost > 10.0 ? 10.0 : cost;
+}
+
+double nw__pod_eviction_cost(const json_t *pod, nw_error *err) {
+  pod_view v = json_view(pod);
+
+  return eviction_cost(&v, err);
+}
+
+double nw__model_pod_eviction_cost(const nw__pod *pod, nw_error *err) {
+  pod_view v = model_view(pod);
+
+  return eviction_cost(&v, err);
 }
 
 double nw__lifetime_remaining(int64_t created_ms, int64_t expire_after_ms,
@@ -78,33 +154,21 @@ double nw__disruption_cost(const json_t *const *pods, size_t n_pods,
   return sum * lifetime_remaining;
 }
 
-static int pod_finished(const json_t *pod) {
-  const char *phase = nw__kube_str(pod, "status.phase");
-
-  return phase != NULL &&
-         (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0);
-}
-
-int nw__pod_do_not_disrupt(const json_t *pod, int64_t now_ms,
-                           int64_t *until_ms, nw_error *err) {
-  const char *v = annotation(pod, NW__ANN_DO_NOT_DISRUPT);
-  const char *start;
-  int64_t dur, started;
+static int do_not_disrupt(const pod_view *pod, int64_t now_ms,
+                          int64_t *until_ms, nw_error *err) {
+  const char *v = pod->do_not_disrupt;
+  int64_t dur;
   int64_t until = 0;
   int blocked = 0;
 
-  if (v == NULL || pod_finished(pod) || strcmp(v, "false") == 0) {
+  if (v == NULL || pod->finished || strcmp(v, "false") == 0) {
     blocked = 0;
   } else if (strcmp(v, "true") == 0) {
     blocked = 1;
     until = INT64_MAX;
-  } else if (nw__duration_parse(v, &dur, NW__ANN_DO_NOT_DISRUPT, NULL) == 0) {
-    start = nw__kube_str(pod, "status.startTime");
-    if (start == NULL)
-      start = nw__kube_str(pod, "metadata.creationTimestamp");
-    started = start != NULL ? nw__kube_parse_time(start) : -1;
+  } else if (nw__duration_parse(v, &dur) == 0 && dur >= 0) {
     /* Without a start time the window cannot be placed; keep the pod. */
-    until = started >= 0 ? started + dur : INT64_MAX;
+    until = pod->start_ms >= 0 ? pod->start_ms + dur * 1000 : INT64_MAX;
     blocked = now_ms < until;
     if (!blocked)
       until = 0;
@@ -119,12 +183,31 @@ int nw__pod_do_not_disrupt(const json_t *pod, int64_t now_ms,
   return blocked;
 }
 
+int nw__pod_do_not_disrupt(const json_t *pod, int64_t now_ms,
+                           int64_t *until_ms, nw_error *err) {
+  pod_view v = json_view(pod);
+
+  return do_not_disrupt(&v, now_ms, until_ms, err);
+}
+
+int nw__model_pod_do_not_disrupt(const nw__pod *pod, int64_t now_ms,
+                                 int64_t *until_ms, nw_error *err) {
+  pod_view v = model_view(pod);
+
+  return do_not_disrupt(&v, now_ms, until_ms, err);
+}
+
 int nw__object_do_not_disrupt(const json_t *obj) {
   return annotation(obj, NW__ANN_DO_NOT_DISRUPT) != NULL;
 }
 
 /* ---- PodDisruptionBudgets ------------------------------------------ */
 
+/*
+ * PDB selectors stay JSON here: PDBs live in the store as JSON and the
+ * model decodes no PDB kind.  The semantics are metav1.LabelSelector's,
+ * the same as nw__requirements_match_labels applies to decoded selectors.
+ */
 static int value_in(const json_t *values, const char *v) {
   size_t i;
   const json_t *x;
@@ -137,7 +220,7 @@ static int value_in(const json_t *values, const char *v) {
 }
 
 /* One matchExpressions entry; -1 when unreadable. */
-static int expression_matches(const json_t *e, const json_t *labels) {
+static int expression_matches(const json_t *e, const pod_view *pod) {
   const char *key = json_string_value(json_object_get(e, "key"));
   const char *op = json_string_value(json_object_get(e, "operator"));
   const json_t *values = json_object_get(e, "values");
@@ -145,7 +228,7 @@ static int expression_matches(const json_t *e, const json_t *labels) {
 
   if (key == NULL || op == NULL)
     return -1;
-  v = json_string_value(json_object_get(labels, key));
+  v = pod->label(pod->src, key);
   if (strcmp(op, "In") == 0)
     return json_is_array(values) ? value_in(values, v) : -1;
   if (strcmp(op, "NotIn") == 0)
@@ -157,9 +240,9 @@ static int expression_matches(const json_t *e, const json_t *labels) {
   return -1;
 }
 
-/* metav1.LabelSelector; an empty selector matches everything (policy/v1),
- * a missing one nothing.  -1 when unreadable. */
-static int selector_matches(const json_t *sel, const json_t *labels) {
+/* An empty selector matches everything (policy/v1), a missing one
+ * nothing.  -1 when unreadable. */
+static int selector_matches(const json_t *sel, const pod_view *pod) {
   const json_t *ml, *me, *x;
   const char *k;
   size_t i;
@@ -171,39 +254,36 @@ static int selector_matches(const json_t *sel, const json_t *labels) {
   ml = json_object_get(sel, "matchLabels");
   me = json_object_get(sel, "matchExpressions");
   json_object_foreach((json_t *)ml, k, x) {
-    const char *v = json_string_value(json_object_get(labels, k));
+    const char *v = pod->label(pod->src, k);
     if (!json_is_string(x))
       return -1;
     if (v == NULL || strcmp(v, json_string_value(x)) != 0)
       return 0;
   }
   json_array_foreach(me, i, x) {
-    int m = expression_matches(x, labels);
+    int m = expression_matches(x, pod);
     if (m <= 0)
       return m;
   }
   return 1;
 }
 
-int nw__pod_pdb_blocked(const json_t *pod, const json_t *pdbs,
-                        const char **name) {
-  const char *ns = nw__kube_str(pod, "metadata.namespace");
-  const json_t *labels = json_object_get(json_object_get(pod, "metadata"),
-                                         "labels");
+static int pdb_blocked(const pod_view *pod, const json_t *pdbs,
+                       const char **name) {
   int matching = 0;
   size_t i;
   const json_t *pdb;
 
-  if (pod_finished(pod))
+  if (pod->finished)
     return 0;
   json_array_foreach(pdbs, i, pdb) {
     const char *pns = nw__kube_str(pdb, "metadata.namespace");
     const json_t *allowed;
     int m;
-    if (ns == NULL || pns == NULL || strcmp(ns, pns) != 0)
+    if (pod->ns == NULL || pns == NULL || strcmp(pod->ns, pns) != 0)
       continue;
     m = selector_matches(json_object_get(json_object_get(pdb, "spec"),
-                                         "selector"), labels);
+                                         "selector"), pod);
     if (m == 0)
       continue;
     if (name != NULL)
@@ -218,6 +298,20 @@ int nw__pod_pdb_blocked(const json_t *pod, const json_t *pdbs,
       return 1;
   }
   return 0;
+}
+
+int nw__pod_pdb_blocked(const json_t *pod, const json_t *pdbs,
+                        const char **name) {
+  pod_view v = json_view(pod);
+
+  return pdb_blocked(&v, pdbs, name);
+}
+
+int nw__model_pod_pdb_blocked(const nw__pod *pod, const json_t *pdbs,
+                              const char **name) {
+  pod_view v = model_view(pod);
+
+  return pdb_blocked(&v, pdbs, name);
 }
 
 /* ---- timing -------------------------------------------------------- */

@@ -13,6 +13,8 @@
 #include <jansson.h>
 #include <nodewright/types.h>
 
+#include "model/objects.h"
+
 #define NW__ANN_DO_NOT_DISRUPT "karpenter.sh/do-not-disrupt"
 #define NW__ANN_POD_DELETION_COST "controller.kubernetes.io/pod-deletion-cost"
 
@@ -23,6 +25,9 @@
  * when err is non-NULL it receives a message naming the pod.
  */
 double nw__pod_eviction_cost(const json_t *pod, nw_error *err);
+
+/* The same for a decoded pod (core/model). */
+double nw__model_pod_eviction_cost(const nw__pod *pod, nw_error *err);
 
 /*
  * Fraction of the node's lifetime left, in [0, 1]: 1 when expire_after_ms
@@ -50,6 +55,11 @@ double nw__disruption_cost(const json_t *const *pods, size_t n_pods,
 int nw__pod_do_not_disrupt(const json_t *pod, int64_t now_ms,
                            int64_t *until_ms, nw_error *err);
 
+/* The same for a decoded pod; the model keeps no status.startTime, so a
+ * duration counts from the pod's creation. */
+int nw__model_pod_do_not_disrupt(const nw__pod *pod, int64_t now_ms,
+                                 int64_t *until_ms, nw_error *err);
+
 /* A Node or NodeClaim with karpenter.sh/do-not-disrupt (any value, as
  * Karpenter checks nodes) is not a candidate.  Returns 1 when blocked. */
 int nw__object_do_not_disrupt(const json_t *obj);
@@ -65,6 +75,8 @@ int nw__object_do_not_disrupt(const json_t *obj);
  */
 int nw__pod_pdb_blocked(const json_t *pod, const json_t *pdbs,
                         const char **name);
+int nw__model_pod_pdb_blocked(const nw__pod *pod, const json_t *pdbs,
+                              const char **name);
 
 /*
  * Karpenter's Consolidatable condition: a claim becomes consolidatable

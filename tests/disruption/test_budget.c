@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "disruption/budget.h"
+#include "util/arena.h"
 #include "nwtest.h"
 
 /* Unix ms of a UTC date-time. */
@@ -19,32 +20,6 @@ static json_t *parse(const char *text) {
   json_t *j = json_loads(text, 0, &e);
   CU_ASSERT_PTR_NOT_NULL_FATAL(j);
   return j;
-}
-
-static void test_duration(void) {
-  int64_t ms;
-  nw_error err;
-  CU_ASSERT_EQUAL(nw__duration_parse("5m", &ms, "x", &err), 0);
-  CU_ASSERT_EQUAL(ms, 300000);
-  CU_ASSERT_EQUAL(nw__duration_parse("1h30m", &ms, "x", &err), 0);
-  CU_ASSERT_EQUAL(ms, 5400000);
-  CU_ASSERT_EQUAL(nw__duration_parse("720h", &ms, "x", &err), 0);
-  CU_ASSERT_EQUAL(ms, 720LL * 3600 * 1000);
-  CU_ASSERT_EQUAL(nw__duration_parse("1.5h", &ms, "x", &err), 0);
-  CU_ASSERT_EQUAL(ms, 5400000);
-  CU_ASSERT_EQUAL(nw__duration_parse("250ms", &ms, "x", &err), 0);
-  CU_ASSERT_EQUAL(ms, 250);
-  CU_ASSERT_EQUAL(nw__duration_parse("10", &ms, "budgets[0].duration", &err), -1);
-  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "budgets[0].duration"));
-  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "unit"));
-  CU_ASSERT_EQUAL(nw__duration_parse("5d", &ms, "x", &err), -1);
-  CU_ASSERT_EQUAL(nw__duration_parse("", &ms, "x", &err), -1);
-  CU_ASSERT_EQUAL(nw__duration_parse("true", &ms, "x", &err), -1);
-  CU_ASSERT_EQUAL(nw__duration_parse("Never", &ms, "x", &err), -1);
-  CU_ASSERT_EQUAL(nw__duration_or_never("Never", &ms, "x", &err), 0);
-  CU_ASSERT_EQUAL(ms, -1);
-  CU_ASSERT_EQUAL(nw__duration_or_never("30s", &ms, "x", &err), 0);
-  CU_ASSERT_EQUAL(ms, 30000);
 }
 
 static void test_reasons(void) {
@@ -116,14 +91,34 @@ static void test_cron_macros_and_errors(void) {
   CU_ASSERT_EQUAL(nw__cron_parse("*/0 * * * *", &c, "s", &err), -1);
 }
 
+/* A NodePool (decoded by core/model, as the controller gets it) whose
+ * spec.disruption.budgets is the given JSON, or absent when NULL. */
+static nw__nodepool *pool_with(const char *budgets, nw_arena *arena,
+                               nw_error *err) {
+  char text[2048];
+  snprintf(text, sizeof(text),
+           "{\"metadata\":{\"name\":\"np\"},\"spec\":{\"template\":{\"spec\":{"
+           "\"nodeClassRef\":{\"group\":\"g\",\"kind\":\"K\",\"name\":\"n\"},"
+           "\"requirements\":[]}},\"disruption\":{%s%s}}}",
+           budgets ? "\"budgets\":" : "", budgets ? budgets : "");
+  json_t *j = parse(text);
+  nw__nodepool *np = nw__nodepool_decode(j, arena, err);
+  json_decref(j);
+  return np;
+}
+
 static int allowed(const char *budgets, int reason, int64_t now, int nodes,
                    int disrupting) {
-  json_t *b = budgets ? parse(budgets) : NULL;
-  int out = -42;
+  nw_arena *a = nw__arena_new();
   nw_error err;
-  int rc = nw__budgets_allowed(b, (nw__disruption_reason)reason, now, nodes,
-                               disrupting, &out, &err);
-  json_decref(b);
+  nw__nodepool *np = pool_with(budgets, a, &err);
+  int out = -42;
+  int rc = -1;
+  CU_ASSERT_PTR_NOT_NULL(np);
+  if (np != NULL)
+    rc = nw__budgets_allowed(np, (nw__disruption_reason)reason, now, nodes,
+                             disrupting, &out, &err);
+  nw__arena_free(a);
   return rc == 0 ? out : -1;
 }
 
@@ -185,32 +180,32 @@ static void test_budget_schedule_window(void) {
 static void test_budget_errors_fail_closed(void) {
   int64_t now = at(2026, 11, 27, 12, 0);
   const char *bad[][2] = {
-      {"[{\"nodes\":\"ten\"}]", "budgets[0].nodes"},
+      {"[{\"nodes\":\"ten\"}]", "NodePool np: spec.disruption.budgets[0].nodes"},
       {"[{\"nodes\":\"101%\"}]", "budgets[0].nodes"},
-      {"[{\"nodes\":\"1\"},{\"nodes\":\"1\",\"schedule\":\"@daily\"}]",
-       "budgets[1]: 'schedule' must be set with 'duration'"},
       {"[{\"nodes\":\"1\",\"schedule\":\"0 25 * * *\",\"duration\":\"1h\"}]",
        "budgets[0].schedule"},
-      {"[{\"nodes\":\"1\",\"schedule\":\"@daily\",\"duration\":\"1x\"}]",
-       "budgets[0].duration"},
-      {"[{\"nodes\":\"1\",\"reasons\":[\"Bored\"]}]", "reasons[0]: unknown reason Bored"},
-      {"{\"nodes\":\"1\"}", "must be a list"},
+      {"[{\"nodes\":\"1\",\"schedule\":\"@every 1h\",\"duration\":\"1h\"}]",
+       "unknown schedule macro"},
+      {"[{\"nodes\":\"1\",\"reasons\":[\"Bored\"]}]",
+       "reasons[0]: unknown reason Bored"},
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-    json_t *b = parse(bad[i][0]);
-    int out = 7;
+    nw_arena *a = nw__arena_new();
     nw_error err = {0, ""};
-    CU_ASSERT_EQUAL(nw__budgets_allowed(b, NW__REASON_EMPTY, now, 10, 0, &out,
+    nw__nodepool *np = pool_with(bad[i][0], a, &err);
+    int out = 7;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(np);
+    CU_ASSERT_EQUAL(nw__budgets_allowed(np, NW__REASON_EMPTY, now, 10, 0, &out,
                                         &err), -1);
     CU_ASSERT_EQUAL(out, 0);
     if (strstr(err.message, bad[i][1]) == NULL)
       fprintf(stderr, "\n  %s: got \"%s\"\n", bad[i][0], err.message);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.message, bad[i][1]));
-    json_decref(b);
+    nw__arena_free(a);
   }
 }
 
-NW_TEST_CASES({"duration", test_duration}, {"reasons", test_reasons},
+NW_TEST_CASES({"reasons", test_reasons},
               {"cron_next", test_cron_next},
               {"cron_macros_and_errors", test_cron_macros_and_errors},
               {"budget_counts_and_percentages",

@@ -6,6 +6,7 @@
 #include "disruption/candidate.h"
 #include "disruption/drift.h"
 #include "kube/kutil.h"
+#include "util/arena.h"
 #include "nwtest.h"
 
 static json_t *parse(const char *text) {
@@ -145,6 +146,37 @@ static void test_pdb_blocking(void) {
   json_decref(batch);
 }
 
+/* The same rules on pods decoded by core/model, as the controller has
+ * them next to the scheduler's input. */
+static void test_model_pods(void) {
+  nw_arena *a = nw__arena_new();
+  nw_error err = {0, ""};
+  json_t *j = parse(
+      "{\"metadata\":{\"namespace\":\"web\",\"name\":\"p\","
+      "\"creationTimestamp\":\"2026-11-27T10:00:00Z\",\"labels\":{\"app\":\"front\"},"
+      "\"annotations\":{\"karpenter.sh/do-not-disrupt\":\"10m\","
+      "\"controller.kubernetes.io/pod-deletion-cost\":\"134217728\"}},"
+      "\"spec\":{\"priority\":33554432,\"containers\":[{\"name\":\"c\"}]}}");
+  json_t *pdbs = parse(
+      "[{\"metadata\":{\"namespace\":\"web\",\"name\":\"front\"},"
+      "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"front\"}}},"
+      "\"status\":{\"disruptionsAllowed\":0}}]");
+  nw__pod *p = nw__pod_decode(j, a, &err);
+  int64_t until;
+  const char *name = NULL;
+  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+  /* 1 + 1 (deletion cost 2^27) + 1 (priority 2^25). */
+  CU_ASSERT_DOUBLE_EQUAL(nw__model_pod_eviction_cost(p, NULL), 3.0, 1e-12);
+  CU_ASSERT_EQUAL(nw__model_pod_do_not_disrupt(p, t("2026-11-27T10:09:59Z"), &until, NULL), 1);
+  CU_ASSERT_EQUAL(until, t("2026-11-27T10:10:00Z"));
+  CU_ASSERT_EQUAL(nw__model_pod_do_not_disrupt(p, t("2026-11-27T10:10:00Z"), NULL, NULL), 0);
+  CU_ASSERT_EQUAL(nw__model_pod_pdb_blocked(p, pdbs, &name), 1);
+  CU_ASSERT_STRING_EQUAL(name, "front");
+  json_decref(j);
+  json_decref(pdbs);
+  nw__arena_free(a);
+}
+
 static void test_consolidate_after(void) {
   int64_t recheck;
   /* 30 s after the last pod event. */
@@ -275,6 +307,7 @@ NW_TEST_CASES({"eviction_cost", test_eviction_cost},
               {"lifetime_remaining", test_lifetime_remaining},
               {"pod_do_not_disrupt", test_pod_do_not_disrupt},
               {"pdb_blocking", test_pdb_blocking},
+              {"model_pods", test_model_pods},
               {"consolidate_after", test_consolidate_after},
               {"expire_after", test_expire_after},
               {"template_hash", test_template_hash},
