@@ -1,13 +1,23 @@
 #include "daemon/daemon.h"
 
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
+#include "daemon/kube_env.h"
+#include "http/http.h"
+#include "util/arena.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/leader.h"
+#include "lifecycle/lifecycle.h"
 #include "metrics/metrics.h"
 #include "metrics/server.h"
+#include "provisioning/provisioner.h"
+#include "termination/termination.h"
 #include "util/log.h"
 
 typedef struct daemon_state {
@@ -19,6 +29,19 @@ typedef struct daemon_state {
   uv_signal_t sigterm;
   uv_signal_t sigint;
   uv_signal_t sighup;
+  /* cluster */
+  nw__kube_config *kcfg;
+  nw__kube_client *client;     /* loop mode: informers and writes */
+  nw__kube_client *blocking;   /* for plugins' kube_request on workers */
+  nw__kube_env *kenv;
+  nw__kube_leader *leader;
+  int synced;
+  int leading;
+  int stopping;
+  /* controllers, running while synced and leading */
+  nw__provisioner *provisioner;
+  nw__lifecycle *lifecycle;
+  nw__termination *termination;
 } daemon_state;
 
 int nw__daemon_load_plugins(const nw__config *cfg, nw__plugin_set *set) {
@@ -47,11 +70,110 @@ static void apply_logging(const nw__config *cfg) {
   nw__log_setup(cfg->log_level, cfg->log_format);
 }
 
+/* ---- controllers ------------------------------------------------------- */
+
+static void controllers_start(daemon_state *d) {
+  if (d->provisioner || !d->synced || !d->leading || d->stopping)
+    return;
+  nw__env *env = nw__kube_env_env(d->kenv);
+  env->batch_idle_ms = d->cfg->batch_idle_ms;
+  env->batch_max_ms = d->cfg->batch_max_ms;
+  d->lifecycle = nw__lifecycle_new(env);
+  d->termination = nw__termination_new(env);
+  d->provisioner = nw__provisioner_new(env);
+  nw__provisioner_trigger(d->provisioner);
+  NW_INFO("daemon", "controllers started");
+}
+
+static void controllers_stop(daemon_state *d) {
+  if (!d->provisioner)
+    return;
+  nw__provisioner_free(d->provisioner);
+  nw__termination_free(d->termination);
+  nw__lifecycle_free(d->lifecycle);
+  d->provisioner = NULL;
+  d->termination = NULL;
+  d->lifecycle = NULL;
+  NW_INFO("daemon", "controllers stopped");
+}
+
+static void on_synced(void *user) {
+  daemon_state *d = user;
+  d->synced = 1;
+  NW_INFO("daemon", "caches synced");
+  if (d->metrics)
+    nw__metrics_server_set_ready(d->metrics, 1);
+  controllers_start(d);
+}
+
+static void on_started_leading(void *user) {
+  daemon_state *d = user;
+  d->leading = 1;
+  NW_INFO("daemon", "became the leader");
+  controllers_start(d);
+}
+
+static void on_stopped_leading(void *user) {
+  daemon_state *d = user;
+  d->leading = 0;
+  NW_INFO("daemon", "stopped leading");
+  controllers_stop(d);
+}
+
+static void on_new_leader(void *user, const char *identity) {
+  (void)user;
+  NW_INFO("daemon", "the leader is %s", identity);
+}
+
+/* Plugins reach the API server through a blocking client on their own
+ * worker threads, never through the loop's. */
+static nw_status kube_request_hook(void *user, const char *method,
+                                   const char *path, const char *body,
+                                   nw_http_response *resp, nw_arena *arena,
+                                   nw_error *err) {
+  daemon_state *d = user;
+  json_t *in = NULL;
+  if (body) {
+    json_error_t jerr;
+    in = json_loads(body, 0, &jerr);
+    if (!in)
+      return nw__error_set(err, NW_ERR_INVALID, "kube_request: body is not JSON: %s", jerr.text);
+  }
+  json_t *out = NULL;
+  long http = 0;
+  const char *ctype = strcmp(method, "PATCH") == 0 ? "application/merge-patch+json" : NULL;
+  nw_status st = nw__kube_call(d->blocking, method, path, ctype, in, &out, &http, err);
+  json_decref(in);
+  memset(resp, 0, sizeof(*resp));
+  resp->size = sizeof(*resp);
+  resp->status = http;
+  char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+  resp->body = nw__arena_strdup(arena, text ? text : "");
+  resp->body_len = text ? strlen(text) : 0;
+  free(text);
+  json_decref(out);
+  /* Non-2xx answers are data for the plugin, not transport failures. */
+  return http ? NW_OK : st;
+}
+
+static void leader_released(void *user) {
+  daemon_state *d = user;
+  d->leader = NULL;
+  uv_stop(d->loop);
+}
+
 static void on_stop(uv_signal_t *h, int signum) {
   daemon_state *d = h->data;
   NW_INFO("daemon", "received %s, shutting down",
           signum == SIGTERM ? "SIGTERM" : "SIGINT");
-  uv_stop(d->loop);
+  if (d->stopping)
+    return;
+  d->stopping = 1;
+  controllers_stop(d);
+  if (d->leader)
+    nw__kube_leader_stop(d->leader, leader_released, d);
+  else
+    uv_stop(d->loop);
 }
 
 /* SIGHUP: a new config replaces the old only when it validates, so a typo
@@ -71,8 +193,61 @@ static void on_reload(uv_signal_t *h, int signum) {
   NW_INFO("daemon", "configuration reloaded from %s", d->config_path);
 }
 
+static char *identity(void) {
+  char host[256] = "nodewright";
+  gethostname(host, sizeof(host) - 1);
+  char *id = malloc(strlen(host) + 32);
+  sprintf(id, "%s_%d", host, (int)getpid());
+  return id;
+}
+
+static int connect_cluster(daemon_state *d) {
+  nw_error err = {0};
+  if (d->cfg->in_cluster)
+    d->kcfg = nw__kube_config_in_cluster(NULL, &err);
+  else if (d->cfg->kubeconfig)
+    d->kcfg = nw__kube_config_load(d->cfg->kubeconfig, d->cfg->context, &err);
+  else
+    d->kcfg = nw__kube_config_auto(&err);
+  if (!d->kcfg) {
+    NW_ERROR("daemon", "cluster: %s", err.message);
+    return -1;
+  }
+  d->client = nw__kube_client_new(d->kcfg, d->loop, NULL, &err);
+  d->blocking = d->client ? nw__kube_client_new(d->kcfg, NULL, NULL, &err) : NULL;
+  if (!d->blocking) {
+    NW_ERROR("daemon", "cluster: %s", err.message);
+    return -1;
+  }
+  NW_INFO("daemon", "cluster %s (%s)", nw__kube_config_server(d->kcfg),
+          nw__kube_config_origin(d->kcfg));
+  return 0;
+}
+
+static int start_cluster_work(daemon_state *d) {
+  d->kenv = nw__kube_env_new(d->loop, d->client, d->plugins,
+                             d->cfg->cluster_name, on_synced, d);
+  if (!d->cfg->leader_election) {
+    d->leading = 1;
+    return 0;
+  }
+  char *id = identity();
+  nw__kube_leader_options lo = {
+      .ns = d->cfg->lease_namespace, .name = d->cfg->lease_name,
+      .identity = id, .on_started = on_started_leading,
+      .on_stopped = on_stopped_leading, .on_new_leader = on_new_leader,
+      .user = d};
+  nw_error err = {0};
+  d->leader = nw__kube_leader_start(d->client, &lo, &err);
+  free(id);
+  if (!d->leader) {
+    NW_ERROR("daemon", "leader election: %s", err.message);
+    return -1;
+  }
+  return 0;
+}
+
 static int run_loop(daemon_state *d) {
-  d->loop = uv_default_loop();
   uv_signal_init(d->loop, &d->sigterm);
   uv_signal_init(d->loop, &d->sigint);
   uv_signal_init(d->loop, &d->sighup);
@@ -80,15 +255,17 @@ static int run_loop(daemon_state *d) {
   uv_signal_start(&d->sigterm, on_stop, SIGTERM);
   uv_signal_start(&d->sigint, on_stop, SIGINT);
   uv_signal_start(&d->sighup, on_reload, SIGHUP);
-  if (d->metrics)
-    nw__metrics_server_set_ready(d->metrics, 1);
   NW_INFO("daemon", "running");
-  uv_run(d->loop, UV_RUN_DEFAULT);
+  if (start_cluster_work(d) == 0)
+    uv_run(d->loop, UV_RUN_DEFAULT);
+  controllers_stop(d);
+  nw__kube_env_free(d->kenv);
+  d->kenv = NULL;
+  uv_run(d->loop, UV_RUN_NOWAIT);
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
-  uv_run(d->loop, UV_RUN_DEFAULT);
-  uv_loop_close(d->loop);
+  uv_run(d->loop, UV_RUN_NOWAIT);
   return 0;
 }
 
@@ -107,7 +284,16 @@ int nw__daemon_main(const char *config_path, const char *plugin_dir,
   }
   apply_logging(d.cfg);
   d.config_path = strdup(config_path);
-  d.plugins = nw__plugins_new(NULL);
+  if (!check_only) {
+    d.loop = uv_default_loop();
+    if (connect_cluster(&d) != 0) {
+      nw__config_free(d.cfg);
+      free(d.config_path);
+      return 1;
+    }
+  }
+  nw__host_hooks hooks = {.kube_request = kube_request_hook, .kube_user = &d};
+  d.plugins = nw__plugins_new(check_only ? NULL : &hooks);
   int failures = nw__daemon_load_plugins(d.cfg, d.plugins);
   int rc = 0;
   if (check_only) {
@@ -130,6 +316,15 @@ int nw__daemon_main(const char *config_path, const char *plugin_dir,
     rc = run_loop(&d);
   }
   nw__metrics_server_stop(d.metrics);
+  if (d.client)
+    nw__kube_client_free(d.client);
+  if (d.blocking)
+    nw__kube_client_free(d.blocking);
+  if (d.loop) {
+    uv_run(d.loop, UV_RUN_NOWAIT);
+    uv_loop_close(d.loop);
+  }
+  nw__kube_config_free(d.kcfg);
   nw__plugins_free(d.plugins);
   nw__config_free(d.cfg);
   free(d.config_path);
