@@ -61,7 +61,8 @@ struct nw__kube_client {
   uv_loop_t *loop;
   CURLM *multi;
   CURLSH *share;
-  pthread_mutex_t share_lock;
+  /* One lock per kind of shared data: curl nests them. */
+  pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
   uv_timer_t curl_timer;
   uv_timer_t queue_timer;
   kreq *pending_head;
@@ -371,15 +372,13 @@ static kreq *kreq_new(nw__kube_client *c, const char *method, const char *path,
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u) {
   (void)h;
-  (void)d;
   (void)a;
-  pthread_mutex_lock(&((nw__kube_client *)u)->share_lock);
+  pthread_mutex_lock(&((nw__kube_client *)u)->share_lock[d]);
 }
 
 static void share_unlock(CURL *h, curl_lock_data d, void *u) {
   (void)h;
-  (void)d;
-  pthread_mutex_unlock(&((nw__kube_client *)u)->share_lock);
+  pthread_mutex_unlock(&((nw__kube_client *)u)->share_lock[d]);
 }
 
 static void run_blocking(kreq *r) {
@@ -634,7 +633,8 @@ static void client_release(nw__kube_client *c) {
     curl_multi_cleanup(c->multi);
   if (c->share)
     curl_share_cleanup(c->share);
-  pthread_mutex_destroy(&c->share_lock);
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_destroy(&c->share_lock[i]);
   pthread_mutex_destroy(&c->rl_lock);
   free(c->ua);
   free(c);
@@ -661,7 +661,8 @@ nw__kube_client *nw__kube_client_new(nw__kube_config *cfg, uv_loop_t *loop,
   c->last_refill_us = mono_us();
   c->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
   c->ua = strdup(o.user_agent ? o.user_agent : "nodewright/" NW_VERSION);
-  pthread_mutex_init(&c->share_lock, NULL);
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_init(&c->share_lock[i], NULL);
   pthread_mutex_init(&c->rl_lock, NULL);
   if (!loop) {
     c->share = curl_share_init();
