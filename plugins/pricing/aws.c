@@ -1,77 +1,55 @@
 /*
  * Fetching prices from AWS: GetProducts of the Price List API (on-demand)
- * and EC2 DescribeSpotPriceHistory (spot), both paginated, both through the
- * host's HTTP client, signed with SigV4 by the AWS provider's awscore
- * library (see sign_request).
+ * and EC2 DescribeSpotPriceHistory (spot), both paginated.  Signing,
+ * credentials, endpoints, error codes and retries are the AWS provider's
+ * awscore library; this file only says what to ask and reads the answers.
  *
- * The host's http() returns its response in an arena, and refresh() is
- * given none, so responses are read with http_stream() into a buffer of
- * our own.
+ * Transport.  awscore wants an HTTP function whose response lives in an
+ * nw_arena.  The host's http() allocates there, but a plugin cannot create
+ * an arena (the host API has arena_alloc, no arena_new) and refresh() is
+ * given none.  So the transport below reads responses with the host's
+ * http_stream() into heap blocks owned by a small arena of our own
+ * (resp_arena), which awscore only ever passes back to this transport.
  */
 #include "pricing_int.h"
 
-#include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define MAX_BODY (64u << 20)
-#define MAX_ATTEMPTS 3
 #define MAX_PAGES 1000
+#define MAX_ATTEMPTS 3
 
-/* ---- endpoints ---------------------------------------------------------- */
+/* ---- transport ------------------------------------------------------------ */
 
-static const char *domain_of(const char *region) {
-  return strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
+typedef struct resp_block {
+  struct resp_block *next;
+  char data[];
+} resp_block;
+
+/* Stands in for nw_arena in awscore's calls; see the top of the file. */
+typedef struct resp_arena {
+  resp_block *head;
+} resp_arena;
+
+static void resp_arena_clear(resp_arena *a) {
+  while (a->head) {
+    resp_block *next = a->head->next;
+    free(a->head);
+    a->head = next;
+  }
 }
 
-/* The first non-empty of: the config, AWS_ENDPOINT_URL_<SERVICE>,
- * AWS_ENDPOINT_URL (as the AWS SDKs resolve overrides); NULL = default. */
-static const char *override_of(const char *configured, const char *env) {
-  const char *v = configured;
-  if (!v || !*v)
-    v = getenv(env);
-  if (!v || !*v)
-    v = getenv("AWS_ENDPOINT_URL");
-  return v && *v ? v : NULL;
-}
-
-void nw__pricing_aws_init(nw__pricing_aws *a, const nw_host_api *host,
-                          nw_plugin_handle *h, const nw__pricing_config *cfg) {
-  memset(a, 0, sizeof(*a));
-  a->host = host;
-  a->h = h;
-  a->cfg = cfg;
-  a->api_region = nw__pricing_api_region(cfg->region);
-  const char *p = override_of(cfg->pricing_endpoint, "AWS_ENDPOINT_URL_PRICING");
-  const char *e = override_of(cfg->ec2_endpoint, "AWS_ENDPOINT_URL_EC2");
-  a->pricing_overridden = p != NULL;
-  a->ec2_overridden = e != NULL;
-  if (p)
-    snprintf(a->pricing_url, sizeof(a->pricing_url), "%s", p);
-  else
-    snprintf(a->pricing_url, sizeof(a->pricing_url), "https://api.pricing.%s.%s/",
-             a->api_region, domain_of(a->api_region));
-  if (e)
-    snprintf(a->ec2_url, sizeof(a->ec2_url), "%s", e);
-  else
-    snprintf(a->ec2_url, sizeof(a->ec2_url), "https://ec2.%s.%s/", cfg->region,
-             domain_of(cfg->region));
-}
-
-/* ---- one call ----------------------------------------------------------- */
-
-typedef struct buf {
+typedef struct body_buf {
   char *data;
-  size_t len;
-  size_t cap;
-  int too_big;
-} buf;
+  size_t len, cap;
+  int too_big, oom;
+} body_buf;
 
 static int on_chunk(void *user, const char *data, size_t len) {
-  buf *b = user;
+  body_buf *b = user;
   if (b->len + len + 1 > MAX_BODY) {
     b->too_big = 1;
     return 1;
@@ -81,129 +59,109 @@ static int on_chunk(void *user, const char *data, size_t len) {
     while (cap < b->len + len + 1)
       cap *= 2;
     char *p = realloc(b->data, cap);
-    if (!p)
+    if (!p) {
+      b->oom = 1;
       return 1;
+    }
     b->data = p;
     b->cap = cap;
   }
   memcpy(b->data + b->len, data, len);
   b->len += len;
-  b->data[b->len] = '\0';
   return 0;
 }
 
-static nw_status set_err(nw_error *err, nw_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Moves the body into a block of the arena; NULL on OOM. */
+static const char *keep_body(resp_arena *a, body_buf *b) {
+  resp_block *blk = malloc(sizeof(*blk) + b->len + 1);
+  if (!blk)
+    return NULL;
+  if (b->len)
+    memcpy(blk->data, b->data, b->len);
+  blk->data[b->len] = '\0';
+  blk->next = a->head;
+  a->head = blk;
+  return blk->data;
+}
 
-static nw_status set_err(nw_error *err, nw_status st, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err->message, sizeof(err->message), fmt, ap);
-  va_end(ap);
-  err->status = st;
+/* nw_aws_http_fn over host->http_stream; `arena` is a resp_arena. */
+static nw_status transport(void *user, const nw_http_request *req,
+                           nw_http_response *resp, nw_arena *arena,
+                           nw_error *err) {
+  nw__pricing_aws *a = user;
+  body_buf b = {0};
+  long status = 0;
+  nw_status st = a->host->http_stream(a->h, req, on_chunk, &b, &status, err);
+  if (st == NW_OK && b.too_big)
+    st = nw_aws_error(err, NW_ERR, "http: response larger than %u bytes",
+                      MAX_BODY);
+  const char *body = NULL;
+  if (st == NW_OK && !b.oom)
+    body = keep_body((resp_arena *)(void *)arena, &b);
+  if (st == NW_OK && !body)
+    st = nw_aws_error(err, NW_ERR, "http: out of memory");
+  if (st == NW_OK) {
+    memset(resp, 0, sizeof(*resp));
+    resp->size = sizeof(*resp);
+    resp->status = status;
+    resp->body = body;
+    resp->body_len = b.len;
+  }
+  free(b.data);
   return st;
 }
 
-/* The AWS error code in an error body: JSON "__type" ("ns#Code") or the
- * XML <Code>; copied into code. */
-static void error_code(const char *body, char *code, size_t len) {
-  json_t *j = json_loads(body, 0, NULL);
-  const char *t = json_string_value(json_object_get(j, "__type"));
-  code[0] = '\0';
-  if (t) {
-    const char *hash = strrchr(t, '#');
-    snprintf(code, len, "%s", hash ? hash + 1 : t);
-  }
-  json_decref(j);
-  const char *c = code[0] ? NULL : strstr(body, "<Code>");
-  if (c) {
-    const char *end = strstr(c, "</Code>");
-    int n = end ? (int)(end - c - 6) : 0;
-    snprintf(code, len, "%.*s", n > 0 && n < 128 ? n : 0, c + 6);
-  }
+static int64_t host_now(void *user) {
+  nw__pricing_aws *a = user;
+  return a->host->now_ms(a->h);
 }
 
-static int is_auth_code(const char *code) {
-  static const char *const auth[] = {
-      "AccessDenied", "AccessDeniedException", "UnrecognizedClientException",
-      "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
-      "SignatureDoesNotMatch", "AuthFailure", "MissingAuthenticationToken",
-      "IncompleteSignature", "UnauthorizedOperation", NULL};
-  for (size_t i = 0; auth[i]; i++)
-    if (strcmp(code, auth[i]) == 0)
-      return 1;
+static void host_log(void *user, nw_log_level level, const char *msg) {
+  nw__pricing_aws *a = user;
+  a->host->log(a->h, level, "%s", msg);
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+int nw__pricing_aws_init(nw__pricing_aws *a, const nw_host_api *host,
+                         nw_plugin_handle *h, const nw__pricing_config *cfg) {
+  memset(a, 0, sizeof(*a));
+  a->host = host;
+  a->h = h;
+  a->cfg = cfg;
+  const nw_aws_env env = {.http = transport, .http_user = a,
+                          .now_ms = host_now, .clock_user = a,
+                          .log = host_log, .log_user = a};
+  a->creds = nw_aws_creds_new(&env, cfg->region);
+  /* The Price List API lives in one region per partition; spot prices
+   * come from the cluster's own region. */
+  const nw_aws_client_config pc = {
+      .region = nw__pricing_api_region(cfg->region),
+      .endpoint = cfg->pricing_endpoint, .max_attempts = MAX_ATTEMPTS,
+      .timeout_ms = cfg->timeout_ms};
+  const nw_aws_client_config ec = {
+      .region = cfg->region, .endpoint = cfg->ec2_endpoint,
+      .max_attempts = MAX_ATTEMPTS, .timeout_ms = cfg->timeout_ms};
+  if (a->creds) {
+    a->pricing = nw_aws_client_new(&env, a->creds, &pc);
+    a->ec2 = nw_aws_client_new(&env, a->creds, &ec);
+  }
+  if (!a->pricing || !a->ec2) {
+    nw__pricing_aws_free(a);
+    return -1;
+  }
   return 0;
 }
 
-static nw_status http_error(const char *op, long status, const char *body,
-                            nw_error *err) {
-  char code[128];
-  error_code(body, code, sizeof(code));
-  nw_status st = NW_ERR;
-  if (status >= 500 || strstr(code, "Throttl") ||
-      strcmp(code, "RequestLimitExceeded") == 0)
-    st = NW_ERR_RETRYABLE;
-  else if (status == 401 || status == 403 || is_auth_code(code))
-    st = NW_ERR_AUTH;
-  return set_err(err, st, "%s: HTTP %ld%s%s", op, status, code[0] ? " " : "",
-                 code);
+void nw__pricing_aws_free(nw__pricing_aws *a) {
+  nw_aws_client_free(a->pricing);
+  nw_aws_client_free(a->ec2);
+  nw_aws_creds_free(a->creds);
+  a->pricing = a->ec2 = NULL;
+  a->creds = NULL;
 }
 
-/*
- * Signs the request for `service` in `region` by appending the SigV4
- * headers (Authorization, X-Amz-Date, X-Amz-Security-Token) to hdrs.
- * Signing belongs to the AWS provider's awscore library; until it is part
- * of the build, only endpoints overridden for tests (moto and the Price
- * List test server, which do not check signatures) can be called.
- */
-static nw_status sign_request(nw__pricing_aws *a, int overridden,
-                              const char *service, nw_error *err) {
-  (void)a;
-  if (overridden)
-    return NW_OK;
-  return set_err(err, NW_ERR_UNSUPPORTED,
-                 "%s: cannot sign requests to AWS: this build of the pricing "
-                 "plugin has no SigV4 signer (awscore)", service);
-}
-
-/* Performs one POST, retrying transient faults; on NW_OK *out holds the
- * 200 response body (malloc'd, NUL-terminated; the caller frees it). */
-static nw_status post(nw__pricing_aws *a, const char *op, const char *url,
-                      const nw_http_header *hdrs, size_t n_hdrs,
-                      const char *body, buf *out, nw_error *err) {
-  nw_http_request req = {.size = sizeof(req), .method = "POST", .url = url,
-                         .n_headers = n_hdrs, .headers = hdrs, .body = body,
-                         .body_len = strlen(body),
-                         .timeout_ms = a->cfg->timeout_ms};
-  nw_status st = NW_ERR;
-  for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    if (attempt > 0) {
-      /* Back off 200 ms, then 400 ms: AWS asks clients to, on throttling. */
-      struct timespec ts = {0, 200000000L << (attempt - 1)};
-      nanosleep(&ts, NULL);
-    }
-    buf b = {0};
-    long status = 0;
-    st = a->host->http_stream(a->h, &req, on_chunk, &b, &status, err);
-    if (st == NW_OK && b.too_big)
-      st = set_err(err, NW_ERR, "%s: response larger than %u bytes", op,
-                   MAX_BODY);
-    else if (st == NW_OK && status != 200)
-      st = http_error(op, status, b.data ? b.data : "", err);
-    if (st == NW_OK) {
-      *out = b;
-      if (!out->data)
-        on_chunk(out, "", 0);
-      return out->data ? NW_OK : set_err(err, NW_ERR, "%s: out of memory", op);
-    }
-    free(b.data);
-    if (st != NW_ERR_RETRYABLE)
-      break;
-  }
-  return st;
-}
-
-/* ---- GetProducts -------------------------------------------------------- */
+/* ---- GetProducts ------------------------------------------------------------ */
 
 static void add_filter(json_t *filters, const char *field, const char *value) {
   json_array_append_new(filters, json_pack("{s:s, s:s, s:s}", "Type",
@@ -211,9 +169,9 @@ static void add_filter(json_t *filters, const char *field, const char *value) {
                                            "Value", value));
 }
 
-/* The request body of one GetProducts page; malloc'd. */
-static char *products_body(const char *region, const char *tenancy,
-                           const char *family, const char *token) {
+/* The request of one GetProducts page; NULL on OOM.  Caller decrefs. */
+static json_t *products_request(const char *region, const char *tenancy,
+                                const char *family, const char *token) {
   json_t *filters = json_array();
   add_filter(filters, "regionCode", region);
   add_filter(filters, "serviceCode", "AmazonEC2");
@@ -226,31 +184,25 @@ static char *products_body(const char *region, const char *tenancy,
   json_t *req = json_pack("{s:s, s:o, s:s, s:i}", "ServiceCode", "AmazonEC2",
                           "Filters", filters, "FormatVersion", "aws_v1",
                           "MaxResults", 100);
-  if (token)
+  if (req && token)
     json_object_set_new(req, "NextToken", json_string(token));
-  char *s = json_dumps(req, JSON_COMPACT);
-  json_decref(req);
-  return s;
+  return req;
 }
 
-static nw_status products_page(nw__pricing_aws *a, const char *body,
+static nw_status products_page(nw__pricing_aws *a, json_t *req,
                                nw__pricing_map *out, char **next,
                                nw__pricing_stats *stats, nw_error *err) {
-  const nw_http_header hdrs[] = {
-      {"Content-Type", "application/x-amz-json-1.1"},
-      {"X-Amz-Target", "AWSPriceListService.GetProducts"}};
-  nw_status st = sign_request(a, a->pricing_overridden, "pricing", err);
-  if (st != NW_OK)
-    return st;
-  buf b = {0};
-  st = post(a, "GetProducts", a->pricing_url, hdrs, 2, body, &b, err);
-  if (st != NW_OK)
-    return st;
+  resp_arena arena = {0};
+  json_t *answer = NULL;
+  nw_status st = nw_aws_json(a->pricing, "pricing", "AWSPriceListService",
+                             "GetProducts", "1.1", req,
+                             (nw_arena *)(void *)&arena, &answer, NULL, err);
+  resp_arena_clear(&arena);
   char msg[sizeof(err->message)];
-  if (nw__pricing_parse_products(out, b.data, b.len, next, stats, msg,
-                                 sizeof(msg)) != 0)
-    st = set_err(err, NW_ERR, "%s", msg);
-  free(b.data);
+  if (st == NW_OK && nw__pricing_parse_products_json(out, answer, next, stats,
+                                                     msg, sizeof(msg)) != 0)
+    st = nw_aws_error(err, NW_ERR_INVALID, "%s", msg);
+  json_decref(answer);
   return st;
 }
 
@@ -261,15 +213,15 @@ static nw_status products_query(nw__pricing_aws *a, const char *tenancy,
   nw_status st = NW_OK;
   size_t pages = 0;
   do {
-    char *body = products_body(a->cfg->region, tenancy, family, token);
+    json_t *req = products_request(a->cfg->region, tenancy, family, token);
     free(token);
     token = NULL;
-    st = body ? products_page(a, body, out, &token, stats, err)
-              : set_err(err, NW_ERR, "GetProducts: out of memory");
-    free(body);
+    st = req ? products_page(a, req, out, &token, stats, err)
+             : nw_aws_error(err, NW_ERR, "GetProducts: out of memory");
+    json_decref(req);
     if (st == NW_OK && token && ++pages >= MAX_PAGES)
-      st = set_err(err, NW_ERR, "GetProducts: more than %d pages; the "
-                   "endpoint keeps returning NextToken", MAX_PAGES);
+      st = nw_aws_error(err, NW_ERR, "GetProducts: more than %d pages; the "
+                        "endpoint keeps returning NextToken", MAX_PAGES);
   } while (st == NW_OK && token);
   free(token);
   return st;
@@ -290,70 +242,38 @@ nw_status nw__pricing_fetch_on_demand(nw__pricing_aws *a,
   return st;
 }
 
-/* ---- DescribeSpotPriceHistory ------------------------------------------- */
+/* ---- DescribeSpotPriceHistory ------------------------------------------------ */
 
-/* RFC 3986 percent-encoding of a form value into out (3x + 1 bytes). */
-static void form_encode(const char *s, char *out) {
-  static const char hex[] = "0123456789ABCDEF";
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-        c == '~') {
-      *out++ = (char)c;
-    } else {
-      *out++ = '%';
-      *out++ = hex[c >> 4];
-      *out++ = hex[c & 15];
-    }
-  }
-  *out = '\0';
-}
-
-/* The request body of one DescribeSpotPriceHistory page; malloc'd. */
-static char *spot_body(nw__pricing_aws *a, const char *token) {
-  /* StartTime = now makes EC2 return, per type and zone, the price in
-   * effect now rather than the whole history. */
-  time_t now = (time_t)(a->host->now_ms(a->h) / 1000);
-  struct tm tm;
-  char ts[32], ts_enc[100];
-  gmtime_r(&now, &tm);
-  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  form_encode(ts, ts_enc);
-  size_t tlen = token ? strlen(token) : 0;
-  char *tok_enc = malloc(tlen * 3 + 1);
-  char *body = tok_enc ? malloc(tlen * 3 + 512) : NULL;
-  if (body) {
-    form_encode(token ? token : "", tok_enc);
-    snprintf(body, tlen * 3 + 512,
-             "Action=DescribeSpotPriceHistory&Version=2016-11-15"
-             "&ProductDescription.1=Linux%%2FUNIX"
-             "&ProductDescription.2=Linux%%2FUNIX%%20%%28Amazon%%20VPC%%29"
-             "&StartTime=%s&MaxResults=1000%s%s",
-             ts_enc, token ? "&NextToken=" : "", tok_enc);
-  }
-  free(tok_enc);
-  return body;
-}
-
-static nw_status spot_page(nw__pricing_aws *a, const char *body,
+static nw_status spot_page(nw__pricing_aws *a, const char *token,
                            nw__pricing_map *out, nw__pricing_map *latest,
                            char **next, nw__pricing_stats *stats,
                            nw_error *err) {
-  const nw_http_header hdrs[] = {
-      {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}};
-  nw_status st = sign_request(a, a->ec2_overridden, "ec2", err);
-  if (st != NW_OK)
-    return st;
-  buf b = {0};
-  st = post(a, "DescribeSpotPriceHistory", a->ec2_url, hdrs, 1, body, &b, err);
-  if (st != NW_OK)
-    return st;
+  /* StartTime = now makes EC2 return, per type and zone, the price in
+   * effect now rather than the whole history. */
+  char now[32];
+  time_t t = (time_t)(a->host->now_ms(a->h) / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  nw_aws_params params = {0};
+  nw_aws_params_add(&params, "ProductDescription.1", "Linux/UNIX");
+  nw_aws_params_add(&params, "ProductDescription.2", "Linux/UNIX (Amazon VPC)");
+  nw_aws_params_add(&params, "StartTime", now);
+  nw_aws_params_add(&params, "MaxResults", "1000");
+  if (token)
+    nw_aws_params_add(&params, "NextToken", token);
+  resp_arena arena = {0};
+  xmlDocPtr doc = NULL;
+  nw_status st = nw_aws_query(a->ec2, "ec2", "DescribeSpotPriceHistory",
+                              "2016-11-15", &params,
+                              (nw_arena *)(void *)&arena, &doc, NULL, err);
+  resp_arena_clear(&arena);
+  nw_aws_params_free(&params);
   char msg[sizeof(err->message)];
-  if (nw__pricing_parse_spot(out, latest, b.data, b.len, next, stats, msg,
-                             sizeof(msg)) != 0)
-    st = set_err(err, NW_ERR, "%s", msg);
-  free(b.data);
+  if (st == NW_OK && nw__pricing_parse_spot_doc(out, latest, doc, next, stats,
+                                                msg, sizeof(msg)) != 0)
+    st = nw_aws_error(err, NW_ERR_INVALID, "%s", msg);
+  xmlFreeDoc(doc);
   return st;
 }
 
@@ -361,20 +281,20 @@ nw_status nw__pricing_fetch_spot(nw__pricing_aws *a, nw__pricing_map *out,
                                  nw__pricing_stats *stats, nw_error *err) {
   nw__pricing_map *latest = nw__pricing_map_new(4096);
   char *token = NULL;
-  nw_status st = latest ? NW_OK : set_err(err, NW_ERR, "spot: out of memory");
+  nw_status st =
+      latest ? NW_OK : nw_aws_error(err, NW_ERR, "spot: out of memory");
   size_t pages = 0;
   while (st == NW_OK) {
-    char *body = spot_body(a, token);
+    char *next = NULL;
+    st = spot_page(a, token, out, latest, &next, stats, err);
     free(token);
-    token = NULL;
-    st = body ? spot_page(a, body, out, latest, &token, stats, err)
-              : set_err(err, NW_ERR, "DescribeSpotPriceHistory: out of memory");
-    free(body);
+    token = next;
     if (st != NW_OK || !token)
       break;
     if (++pages >= MAX_PAGES)
-      st = set_err(err, NW_ERR, "DescribeSpotPriceHistory: more than %d "
-                   "pages; the endpoint keeps returning nextToken", MAX_PAGES);
+      st = nw_aws_error(err, NW_ERR, "DescribeSpotPriceHistory: more than "
+                        "%d pages; the endpoint keeps returning nextToken",
+                        MAX_PAGES);
   }
   free(token);
   nw__pricing_map_free(latest);

@@ -152,6 +152,7 @@ static nw_status load_initial(state *s, nw_error *err) {
 static void state_free(state *s) {
   if (!s)
     return;
+  nw__pricing_aws_free(&s->aws);
   nw__pricing_map_free(s->table);
   nw__pricing_map_free(s->base);
   nw__pricing_config_free(&s->cfg);
@@ -176,14 +177,15 @@ static nw_status pricing_init(const nw_host_api *host, nw_plugin_handle *h,
     st = load_initial(s, err);
   if (st == NW_OK && publish(s) != 0)
     st = fail(err, NW_ERR, "pricing: out of memory");
+  if (st == NW_OK && s->cfg.mode == NW__PRICING_AWS) {
+    /* libxml2 must be initialised once before threads use it. */
+    xmlInitParser();
+    if (nw__pricing_aws_init(&s->aws, host, h, &s->cfg) != 0)
+      st = fail(err, NW_ERR, "pricing: out of memory");
+  }
   if (st != NW_OK) {
     state_free(s);
     return st;
-  }
-  if (s->cfg.mode == NW__PRICING_AWS) {
-    /* libxml2 must be initialised once before threads use it. */
-    xmlInitParser();
-    nw__pricing_aws_init(&s->aws, host, h, &s->cfg);
   }
   *out = s;
   return NW_OK;

@@ -11,7 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+#include <libxml/tree.h>
+
 #include <nodewright/nodewright.h>
+
+#include "awscore.h"
 
 /* ---- the price map ------------------------------------------------------ */
 
@@ -156,6 +161,12 @@ int nw__pricing_parse_products(nw__pricing_map *dst, const char *body,
                                nw__pricing_stats *stats, char *err,
                                size_t errlen);
 
+/* The same, for an answer already parsed (root borrowed). */
+int nw__pricing_parse_products_json(nw__pricing_map *dst, json_t *root,
+                                    char **next_token,
+                                    nw__pricing_stats *stats, char *err,
+                                    size_t errlen);
+
 /*
  * Parses one DescribeSpotPriceHistory response (EC2 Query protocol XML)
  * into dst, keeping per (type, zone) the price with the latest timestamp
@@ -168,6 +179,12 @@ int nw__pricing_parse_spot(nw__pricing_map *dst, nw__pricing_map *latest,
                            nw__pricing_stats *stats, char *err,
                            size_t errlen);
 
+/* The same, for an answer already parsed (doc borrowed). */
+int nw__pricing_parse_spot_doc(nw__pricing_map *dst, nw__pricing_map *latest,
+                               xmlDocPtr doc, char **next_token,
+                               nw__pricing_stats *stats, char *err,
+                               size_t errlen);
+
 /* The Price List API endpoint region for a region: us-east-1, or
  * ap-south-1, eu-central-1, cn-northwest-1 for the ap-, eu- and cn-
  * regions.  Returns a static string. */
@@ -175,22 +192,23 @@ const char *nw__pricing_api_region(const char *region);
 
 /* ---- fetching from AWS -------------------------------------------------- */
 
-/* Where and how to call AWS; filled once at init, used by refresh only. */
+/* Where and how to call AWS; set up at init, used by refresh only (never
+ * concurrently with itself).  Clients and credentials are awscore's. */
 typedef struct nw__pricing_aws {
   const nw_host_api *host;   /* borrowed, valid until fini */
   nw_plugin_handle *h;
   const nw__pricing_config *cfg; /* borrowed from the plugin state */
-  const char *api_region;    /* static string */
-  char pricing_url[512];
-  char ec2_url[512];
-  int pricing_overridden;    /* endpoint set by config or AWS_ENDPOINT_URL* */
-  int ec2_overridden;
+  nw_aws_creds *creds;       /* owned */
+  nw_aws_client *pricing;    /* owned; region = the Price List API region */
+  nw_aws_client *ec2;        /* owned; region = cfg->region */
 } nw__pricing_aws;
 
-/* Resolves endpoints: config endpoints.*, then AWS_ENDPOINT_URL_PRICING /
- * AWS_ENDPOINT_URL_EC2, then AWS_ENDPOINT_URL, then the AWS defaults. */
-void nw__pricing_aws_init(nw__pricing_aws *a, const nw_host_api *host,
-                          nw_plugin_handle *h, const nw__pricing_config *cfg);
+/* Creates the credential chain and the two clients.  Endpoints: the
+ * environment (AWS_ENDPOINT_URL_PRICING / _EC2, AWS_ENDPOINT_URL), else
+ * config endpoints.*, else the AWS defaults.  0, or -1 on OOM. */
+int nw__pricing_aws_init(nw__pricing_aws *a, const nw_host_api *host,
+                         nw_plugin_handle *h, const nw__pricing_config *cfg);
+void nw__pricing_aws_free(nw__pricing_aws *a);
 
 /* Both GetProducts queries, every page, into out (on-demand, zone "").
  * Blocking.  On error out may hold a part; the caller discards it. */

@@ -115,6 +115,23 @@ static int read_token(json_t *root, char **next_token, char *err,
   return 0;
 }
 
+int nw__pricing_parse_products_json(nw__pricing_map *dst, json_t *root,
+                                    char **next_token,
+                                    nw__pricing_stats *stats, char *err,
+                                    size_t errlen) {
+  *next_token = NULL;
+  json_t *list = json_object_get(root, "PriceList");
+  if (!json_is_array(list)) {
+    snprintf(err, errlen, "GetProducts: answer has no PriceList array");
+    return -1;
+  }
+  size_t i;
+  json_t *entry;
+  json_array_foreach(list, i, entry) add_entry(dst, entry, stats);
+  stats->pages++;
+  return read_token(root, next_token, err, errlen);
+}
+
 int nw__pricing_parse_products(nw__pricing_map *dst, const char *body,
                                size_t len, char **next_token,
                                nw__pricing_stats *stats, char *err,
@@ -123,21 +140,12 @@ int nw__pricing_parse_products(nw__pricing_map *dst, const char *body,
   *next_token = NULL;
   json_t *root = json_loadb(body, len, 0, &jerr);
   if (!root) {
-    snprintf(err, errlen, "GetProducts: response is not JSON (line %d "
+    snprintf(err, errlen, "GetProducts: answer is not JSON (line %d "
              "column %d: %s)", jerr.line, jerr.column, jerr.text);
     return -1;
   }
-  json_t *list = json_object_get(root, "PriceList");
-  if (!json_is_array(list)) {
-    snprintf(err, errlen, "GetProducts: response has no PriceList array");
-    json_decref(root);
-    return -1;
-  }
-  size_t i;
-  json_t *entry;
-  json_array_foreach(list, i, entry) add_entry(dst, entry, stats);
-  stats->pages++;
-  int rc = read_token(root, next_token, err, errlen);
+  int rc = nw__pricing_parse_products_json(dst, root, next_token, stats, err,
+                                           errlen);
   json_decref(root);
   return rc;
 }

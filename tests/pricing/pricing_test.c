@@ -54,6 +54,17 @@ json_t *pt_snapshot_region(void) {
   return json_object_get(json_object_get(root, "regions"), "us-east-1");
 }
 
+void pt_fake_aws_env(void) {
+  setenv("AWS_ACCESS_KEY_ID", "testing", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "testing", 1);
+  unsetenv("AWS_SESSION_TOKEN");
+  unsetenv("AWS_PROFILE");
+  setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+  unsetenv("AWS_ENDPOINT_URL");
+  unsetenv("AWS_ENDPOINT_URL_PRICING");
+  unsetenv("AWS_ENDPOINT_URL_EC2");
+}
+
 /* Reads one line from fd within timeout_ms; 0 on success. */
 static int read_line(int fd, char *line, size_t len, int timeout_ms) {
   size_t n = 0;

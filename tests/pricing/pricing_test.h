@@ -36,6 +36,11 @@ nw_status pt_price(pt_plugin *p, const char *type, const char *zone,
  * "on-demand" and "spot"); loaded once. */
 json_t *pt_snapshot_region(void);
 
+/* Test credentials in the environment (as moto expects), IMDS off, and no
+ * endpoint overrides from the environment: the tests name endpoints in
+ * the plugin config. */
+void pt_fake_aws_env(void);
+
 /* The Price List test server. */
 typedef struct pt_server {
   pid_t pid;

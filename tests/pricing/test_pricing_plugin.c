@@ -136,6 +136,7 @@ static void test_config_error_through_loader(void) {
 /* Nothing listens on the endpoints: refresh fails, retryable, and the
  * snapshot keeps answering. */
 static void test_unreachable_keeps_snapshot(void) {
+  pt_fake_aws_env();
   pt_plugin p;
   char err[512] = "";
   CU_ASSERT_EQUAL_FATAL(pt_load(&p, "{\"region\": \"us-east-1\", \"endpoints\": "

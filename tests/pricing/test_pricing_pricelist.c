@@ -22,6 +22,7 @@ static pt_server g_srv;
 static char g_cfg[512];
 
 static int setup(void) {
+  pt_fake_aws_env();
   static const char *const args[] = {"--page-size", "40", "--price-factor",
                                      "1.25", NULL};
   if (pt_server_start(&g_srv, args) != 0)
@@ -175,10 +176,10 @@ static void expect_fault(const char *control_json, nw_status want,
 }
 
 static void test_fault_keeps_snapshot(void) {
-  expect_fault("{\"fault\": \"500\"}", NW_ERR_RETRYABLE, "HTTP 500 InternalErrorException");
+  expect_fault("{\"fault\": \"500\"}", NW_ERR_RETRYABLE, "GetProducts: InternalErrorException: injected fault (HTTP 500)");
   expect_fault("{\"fault\": \"throttle\"}", NW_ERR_RETRYABLE, "ThrottlingException");
   expect_fault("{\"fault\": \"auth\"}", NW_ERR_AUTH, "UnrecognizedClientException");
-  expect_fault("{\"fault\": \"garbage\"}", NW_ERR, "not JSON");
+  expect_fault("{\"fault\": \"garbage\"}", NW_ERR_INVALID, "malformed JSON");
   /* A query that fails half way through its pages changes nothing. */
   expect_fault("{\"fault\": \"500\", \"fault_after\": 3}", NW_ERR_RETRYABLE, "HTTP 500");
   /* The first query whole, the second failing: nothing either. */
