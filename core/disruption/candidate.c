@@ -9,14 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/objutil.h"
 #include "kube/kutil.h"
-
-static const char *annotation(const json_t *obj, const char *key) {
-  const json_t *anns = json_object_get(json_object_get(obj, "metadata"),
-                                       "annotations");
-
-  return json_string_value(json_object_get(anns, key));
-}
 
 /* What the rules need of a pod, from JSON or from the model. */
 typedef struct pod_view {
@@ -54,8 +48,8 @@ static pod_view json_view(const json_t *pod) {
     start = nw__kube_str(pod, "metadata.creationTimestamp");
   v.ns = nw__kube_str(pod, "metadata.namespace");
   v.name = nw__kube_str(pod, "metadata.name");
-  v.deletion_cost = annotation(pod, NW__ANN_POD_DELETION_COST);
-  v.do_not_disrupt = annotation(pod, NW__ANN_DO_NOT_DISRUPT);
+  v.deletion_cost = nw__annotation(pod, NW__ANN_POD_DELETION_COST);
+  v.do_not_disrupt = nw__annotation(pod, NW__ANN_DO_NOT_DISRUPT);
   v.has_priority = json_is_integer(prio);
   v.priority = v.has_priority ? (int64_t)json_integer_value(prio) : 0;
   v.start_ms = start != NULL ? nw__kube_parse_time(start) : -1;
@@ -198,7 +192,7 @@ int nw__model_pod_do_not_disrupt(const nw__pod *pod, int64_t now_ms,
 }
 
 int nw__object_do_not_disrupt(const json_t *obj) {
-  return annotation(obj, NW__ANN_DO_NOT_DISRUPT) != NULL;
+  return nw__annotation(obj, NW__ANN_DO_NOT_DISRUPT) != NULL;
 }
 
 /* ---- PodDisruptionBudgets ------------------------------------------ */
@@ -339,22 +333,11 @@ int nw__consolidatable(int64_t initialized_ms, int64_t last_pod_event_ms,
 
 /* lastTransitionTime of the Initialized condition when it is True. */
 static int64_t initialized_at(const json_t *claim) {
-  const json_t *conds = json_object_get(json_object_get(claim, "status"),
-                                        "conditions");
-  size_t i;
-  const json_t *c;
+  const char *status = nw__cond_status(claim, "Initialized");
 
-  json_array_foreach(conds, i, c) {
-    const char *type = json_string_value(json_object_get(c, "type"));
-    const char *status = json_string_value(json_object_get(c, "status"));
-    const char *at = json_string_value(json_object_get(c, "lastTransitionTime"));
-    if (type == NULL || strcmp(type, "Initialized") != 0)
-      continue;
-    if (status == NULL || strcmp(status, "True") != 0 || at == NULL)
-      return -1;
-    return nw__kube_parse_time(at);
-  }
-  return -1;
+  if (status == NULL || strcmp(status, "True") != 0)
+    return -1;
+  return nw__cond_time(claim, "Initialized");
 }
 
 int nw__claim_consolidatable(const json_t *claim, int64_t consolidate_after_ms,

@@ -1,0 +1,427 @@
+/*
+ * Candidates and the simulate callback; see consolidation.h.
+ */
+#include "disruption/consolidation.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/objutil.h"
+#include "disruption/candidate.h"
+#include "util/arena.h"
+
+#define LABEL_NODEPOOL "karpenter.sh/nodepool"
+#define LABEL_INSTANCE_TYPE "node.kubernetes.io/instance-type"
+#define LABEL_ZONE "topology.kubernetes.io/zone"
+#define LABEL_CAPACITY_TYPE "karpenter.sh/capacity-type"
+#define ANN_MIRROR "kubernetes.io/config.mirror"
+
+nw__disruption_reason nw__method_reason(nw_consolidation_method method) {
+  switch (method) {
+  case NW_METHOD_EMPTINESS:
+    return NW__REASON_EMPTY;
+  case NW_METHOD_DRIFT:
+    return NW__REASON_DRIFTED;
+  case NW_METHOD_MULTI_NODE:
+  case NW_METHOD_SINGLE_NODE:
+    break;
+  }
+  return NW__REASON_UNDERUTILIZED;
+}
+
+static int cond_true(const json_t *obj, const char *type) {
+  const char *s = nw__cond_status(obj, type);
+
+  return s != NULL && strcmp(s, "True") == 0;
+}
+
+static const char *node_pool_name(const nw__sched_node *sn) {
+  if (sn->nodepool != NULL && sn->nodepool[0] != '\0')
+    return sn->nodepool;
+  return nw__labels_get(&sn->node->labels, LABEL_NODEPOOL);
+}
+
+/* Index of the pool in st->sched->pools, or -1. */
+static long pool_index(const nw__sched_input *in, const char *name) {
+  if (name == NULL)
+    return -1;
+  for (size_t p = 0; p < in->n_pools; p++) {
+    if (strcmp(in->pools[p].pool->name, name) == 0)
+      return (long)p;
+  }
+  return -1;
+}
+
+/* A managed node that counts for its pool's budget: it has a claim, is
+ * no longer in flight and its claim is Initialized. */
+static int managed_initialized(const nw__consolidation_state *st, size_t i) {
+  const json_t *claim = st->claims != NULL ? st->claims[i] : NULL;
+
+  return claim != NULL && !st->sched->nodes[i].in_flight &&
+         cond_true(claim, "Initialized");
+}
+
+static int node_deleting(const nw__consolidation_state *st, size_t i) {
+  return st->sched->nodes[i].node->terminating ||
+         nw__obj_deleting(st->claims[i]);
+}
+
+/* Karpenter's IsReschedulable: not finished, not terminating, not owned by
+ * a DaemonSet or the node itself (static pods). */
+static int reschedulable(const nw__pod *p) {
+  if (strcmp(p->phase, "Succeeded") == 0 || strcmp(p->phase, "Failed") == 0)
+    return 0;
+  if (p->terminating)
+    return 0;
+  if (p->owner_kind != NULL &&
+      (strcmp(p->owner_kind, "DaemonSet") == 0 ||
+       strcmp(p->owner_kind, "Node") == 0))
+    return 0;
+  return nw__labels_get(&p->annotations, ANN_MIRROR) == NULL;
+}
+
+typedef struct build {
+  const nw__consolidation_state *st;
+  nw_consolidation_method method;
+  nw_arena *arena;
+  const char **skipped;
+  size_t n_skipped;
+} build;
+
+static void skip(build *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void skip(build *b, const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  b->skipped[b->n_skipped++] = nw__arena_strdup(b->arena, buf);
+}
+
+/* Checks the node's pods: returns -1 when one blocks disruption (and
+ * records why), else the number of reschedulable pods; *cost gets their
+ * eviction costs' sum. */
+static long check_pods(build *b, const nw__sched_node *sn, double *cost) {
+  long n = 0;
+
+  *cost = 0;
+  for (size_t k = 0; k < sn->n_pods; k++) {
+    const nw__pod *p = sn->pods[k];
+    const char *pdb = NULL;
+    nw_error err = {0, ""};
+    if (nw__model_pod_do_not_disrupt(p, b->st->now_ms, NULL, &err)) {
+      skip(b, "node %s: pod %s/%s has " NW__ANN_DO_NOT_DISRUPT "%s%s",
+           sn->node->name, p->namespace_, p->name, err.message[0] ? "; " : "",
+           err.message);
+      return -1;
+    }
+    if (!reschedulable(p))
+      continue;
+    if (b->st->pdbs != NULL && nw__model_pod_pdb_blocked(p, b->st->pdbs, &pdb)) {
+      skip(b, "node %s: pod %s/%s cannot be evicted: PodDisruptionBudget %s",
+           sn->node->name, p->namespace_, p->name, pdb ? pdb : "?");
+      return -1;
+    }
+    *cost += nw__model_pod_eviction_cost(p, NULL);
+    n++;
+  }
+  return n;
+}
+
+static int policy_is(const nw__nodepool *np, const char *policy) {
+  return np->consolidation_policy != NULL &&
+         strcmp(np->consolidation_policy, policy) == 0;
+}
+
+/* The method's ShouldDisrupt. */
+static int method_wants(const build *b, const nw__nodepool *np,
+                        const json_t *claim, long n_pods) {
+  int64_t after = np->consolidate_after_s < 0 ? -1 : np->consolidate_after_s * 1000;
+  int underutilized = policy_is(np, "WhenEmptyOrUnderutilized") ||
+                      policy_is(np, "Balanced");
+
+  switch (b->method) {
+  case NW_METHOD_DRIFT:
+    return cond_true(claim, "Drifted");
+  case NW_METHOD_EMPTINESS:
+    if (n_pods != 0 || !(underutilized || policy_is(np, "WhenEmpty")))
+      return 0;
+    break;
+  case NW_METHOD_MULTI_NODE:
+  case NW_METHOD_SINGLE_NODE:
+    if (!underutilized)
+      return 0;
+    break;
+  }
+  return nw__claim_consolidatable(claim, after, b->st->now_ms, NULL);
+}
+
+typedef struct ranked {
+  double cost;
+  size_t node;
+  long pool;
+  long n_pods;
+} ranked;
+
+static int cmp_ranked(const void *x, const void *y) {
+  const ranked *a = x, *b = y;
+
+  if (a->cost != b->cost)
+    return a->cost < b->cost ? -1 : 1;
+  return a->node < b->node ? -1 : a->node > b->node;
+}
+
+/* Allowed disruptions per pool for the method's reason. */
+static int *pool_allowance(build *b, nw_arena *arena) {
+  const nw__sched_input *in = b->st->sched;
+  int *num = nw__arena_alloc(arena, (in->n_pools + 1) * sizeof(int));
+  int *disrupting = nw__arena_alloc(arena, (in->n_pools + 1) * sizeof(int));
+  int *allowed = nw__arena_alloc(arena, (in->n_pools + 1) * sizeof(int));
+
+  if (num == NULL || disrupting == NULL || allowed == NULL)
+    return NULL;
+  for (size_t i = 0; i < in->n_nodes; i++) {
+    long p = pool_index(in, node_pool_name(&in->nodes[i]));
+    if (p < 0 || !managed_initialized(b->st, i))
+      continue;
+    num[p]++;
+    if (node_deleting(b->st, i) || !in->nodes[i].node->ready)
+      disrupting[p]++;
+  }
+  for (size_t p = 0; p < in->n_pools; p++) {
+    nw_error err = {0, ""};
+    if (nw__budgets_allowed(in->pools[p].pool, nw__method_reason(b->method),
+                            b->st->now_ms, num[p], disrupting[p], &allowed[p],
+                            &err) != 0)
+      skip(b, "%s", err.message);
+  }
+  return allowed;
+}
+
+/* A candidate's ranking entry, or 0 when the node is not one. */
+static int rank_node(build *b, size_t i, ranked *r) {
+  const nw__consolidation_state *st = b->st;
+  const nw__sched_node *sn = &st->sched->nodes[i];
+  const json_t *claim;
+  const nw__nodepool *np;
+  double cost;
+  long n_pods;
+
+  if (!managed_initialized(st, i) || node_deleting(st, i))
+    return 0;
+  claim = st->claims[i];
+  if (st->nominated != NULL && st->nominated[i])
+    return 0;
+  if (nw__labels_get(&sn->node->annotations, NW__ANN_DO_NOT_DISRUPT) != NULL ||
+      nw__object_do_not_disrupt(claim)) {
+    skip(b, "node %s: disruption is blocked with the " NW__ANN_DO_NOT_DISRUPT
+         " annotation", sn->node->name);
+    return 0;
+  }
+  r->pool = pool_index(st->sched, node_pool_name(sn));
+  if (r->pool < 0) {
+    skip(b, "node %s: NodePool %s not found", sn->node->name,
+         node_pool_name(sn) ? node_pool_name(sn) : "(no label)");
+    return 0;
+  }
+  n_pods = check_pods(b, sn, &cost);
+  if (n_pods < 0)
+    return 0;
+  np = st->sched->pools[r->pool].pool;
+  if (!method_wants(b, np, claim, n_pods))
+    return 0;
+  r->cost = cost * nw__lifetime_remaining(nw__obj_created_ms(claim),
+                                          np->expire_after_s * 1000,
+                                          st->now_ms);
+  r->node = i;
+  r->n_pods = n_pods;
+  return 1;
+}
+
+static void fill_candidate(const nw__consolidation_state *st, const ranked *r,
+                           nw_candidate *c) {
+  const nw__sched_node *sn = &st->sched->nodes[r->node];
+
+  c->node_name = sn->node->name;
+  c->provider_id = sn->node->provider_id;
+  c->nodepool = st->sched->pools[r->pool].pool->name;
+  c->instance_type = nw__labels_get(&sn->node->labels, LABEL_INSTANCE_TYPE);
+  c->zone = nw__labels_get(&sn->node->labels, LABEL_ZONE);
+  c->capacity_type = nw__labels_get(&sn->node->labels, LABEL_CAPACITY_TYPE);
+  c->price = sn->price;
+  c->n_pods = (size_t)r->n_pods;
+  c->disruption_cost = r->cost;
+}
+
+int nw__consolidation_candidates(const nw__consolidation_state *st,
+                                 nw_consolidation_method method,
+                                 nw_arena *arena, nw__candidate_set *out,
+                                 nw_error *err) {
+  size_t n_nodes = st->sched->n_nodes;
+  build b = {st, method, arena, NULL, 0};
+  ranked *rs = nw__arena_alloc(arena, (n_nodes + 1) * sizeof(*rs));
+  size_t n = 0;
+  int *allowed;
+
+  memset(out, 0, sizeof(*out));
+  b.skipped = nw__arena_alloc(arena, (n_nodes + st->sched->n_pools + 1) *
+                                         sizeof(*b.skipped));
+  out->items = nw__arena_alloc(arena, (n_nodes + 1) * sizeof(*out->items));
+  out->node = nw__arena_alloc(arena, (n_nodes + 1) * sizeof(*out->node));
+  allowed = rs && b.skipped && out->items && out->node
+                ? pool_allowance(&b, arena) : NULL;
+  if (allowed == NULL) {
+    if (err != NULL) {
+      err->status = NW_ERR;
+      snprintf(err->message, sizeof(err->message),
+               "disruption candidates: out of memory");
+    }
+    return -1;
+  }
+  for (size_t i = 0; i < n_nodes; i++) {
+    if (rank_node(&b, i, &rs[n]))
+      n++;
+  }
+  qsort(rs, n, sizeof(*rs), cmp_ranked);
+  for (size_t k = 0; k < n; k++) {
+    if (allowed[rs[k].pool] <= 0) {
+      out->constrained_by_budget = 1;
+      continue;
+    }
+    /* Single-node acts on one candidate, so every candidate of a pool
+     * with room may be tried; the other methods may take them all. */
+    if (method != NW_METHOD_SINGLE_NODE)
+      allowed[rs[k].pool]--;
+    fill_candidate(st, &rs[k], &out->items[out->n]);
+    out->node[out->n++] = rs[k].node;
+  }
+  out->skipped = b.skipped;
+  out->n_skipped = b.n_skipped;
+  return 0;
+}
+
+/* ---- simulate ------------------------------------------------------ */
+
+/* Whether a claim's requirements admit the offering's zone and capacity
+ * type (the only offering dimensions). */
+static int offering_fits(const nw_requirements *reqs, const nw_offering *o) {
+  nw_requirement items[8];
+  nw_requirements sub = {0, items};
+  nw_kv kv[2] = {{LABEL_ZONE, o->zone}, {LABEL_CAPACITY_TYPE, o->capacity_type}};
+  nw_labels labels = {2, kv};
+
+  for (size_t i = 0; i < reqs->len && sub.len < 8; i++) {
+    const char *k = reqs->items[i].key;
+    if (strcmp(k, LABEL_ZONE) == 0 || strcmp(k, LABEL_CAPACITY_TYPE) == 0)
+      items[sub.len++] = reqs->items[i];
+  }
+  return nw__requirements_match_labels(&sub, &labels);
+}
+
+/* One replacement per claim: each option with its cheapest available
+ * offering the claim admits. */
+static int fill_replacement(const nw__sched_claim *cl, nw_arena *arena,
+                            nw_replacement *rep) {
+  const char **names = nw__arena_alloc(arena, (cl->n_options + 1) * sizeof(*names));
+  const char **cts = nw__arena_alloc(arena, (cl->n_options + 1) * sizeof(*cts));
+  double *prices = nw__arena_alloc(arena, (cl->n_options + 1) * sizeof(*prices));
+  size_t n = 0;
+
+  if (names == NULL || cts == NULL || prices == NULL)
+    return -1;
+  for (size_t o = 0; o < cl->n_options; o++) {
+    const nw_instance_type *it = cl->options[o];
+    const nw_offering *best = NULL;
+    for (size_t f = 0; f < it->n_offerings; f++) {
+      const nw_offering *of = &it->offerings[f];
+      if (!of->available || of->price < 0 || !offering_fits(&cl->requirements, of))
+        continue;
+      if (best == NULL || of->price < best->price)
+        best = of;
+    }
+    if (best == NULL)
+      continue;
+    names[n] = it->name;
+    cts[n] = best->capacity_type;
+    prices[n] = best->price;
+    n++;
+  }
+  /* Cheapest first, as the ABI promises (stable for equal prices). */
+  for (size_t i = 1; i < n; i++) {
+    const char *nm = names[i], *ct = cts[i];
+    double pr = prices[i];
+    size_t j = i;
+    while (j > 0 && prices[j - 1] > pr) {
+      names[j] = names[j - 1];
+      cts[j] = cts[j - 1];
+      prices[j] = prices[j - 1];
+      j--;
+    }
+    names[j] = nm;
+    cts[j] = ct;
+    prices[j] = pr;
+  }
+  rep->n_instance_types = n;
+  rep->instance_types = names;
+  rep->capacity_types = cts;
+  rep->prices = prices;
+  rep->capacity_type = n > 0 ? cts[0] : NULL;
+  rep->price = n > 0 ? prices[0] : 0;
+  return 0;
+}
+
+nw_status nw__consolidation_simulate(void *ctx, const size_t *idx, size_t n,
+                                     nw_arena *arena, nw_sim_result *out) {
+  nw__consolidation_sim *sim = ctx;
+  const nw__consolidation_state *st = sim->st;
+  size_t *removed = nw__arena_alloc(arena, (n + 1) * sizeof(*removed));
+  nw__sched_opts opts;
+  nw__sched_result *r;
+  nw_replacement *reps;
+  nw_error err = {0, ""};
+
+  memset(out, 0, sizeof(*out));
+  if (removed == NULL)
+    return NW_ERR;
+  for (size_t k = 0; k < n; k++) {
+    if (idx[k] >= sim->cands->n)
+      return NW_ERR_INVALID;
+    removed[k] = sim->cands->node[idx[k]];
+  }
+  memset(&opts, 0, sizeof(opts));
+  opts.n_removed = n;
+  opts.removed = removed;
+  /* Two claims already mean "no move" (Karpenter never replaces by more
+   * than one node), so the solve can stop opening claims there. */
+  opts.max_new_claims = 2;
+  sim->solves++;
+  r = nw__scheduler_solve(sim->sched, st->pending, st->n_pending, &opts,
+                          arena, &err);
+  if (r == NULL)
+    return NW_ERR;
+  /* Every pod of the removed nodes must land on an initialized node or a
+   * new claim; pending pods may stay pending. */
+  out->all_scheduled = 1;
+  for (size_t k = st->n_pending; k < r->n_placements; k++) {
+    const nw__sched_placement *pl = &r->placements[k];
+    if (pl->kind == NW__PLACE_NONE ||
+        (pl->kind == NW__PLACE_NODE && st->sched->nodes[pl->index].in_flight))
+      out->all_scheduled = 0;
+  }
+  reps = nw__arena_alloc(arena, (r->n_claims + 1) * sizeof(*reps));
+  if (reps == NULL)
+    return NW_ERR;
+  for (size_t c = 0; c < r->n_claims; c++) {
+    if (fill_replacement(&r->claims[c], arena, &reps[c]) != 0)
+      return NW_ERR;
+    out->replacement_price += reps[c].price;
+  }
+  out->n_replacements = r->n_claims;
+  out->replacements = reps;
+  return NW_OK;
+}

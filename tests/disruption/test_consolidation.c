@@ -1,0 +1,398 @@
+/*
+ * The host side of consolidation on built cluster states: candidates per
+ * method within budgets, and the strategy plugins deciding through
+ * nw__consolidation_simulate over the real scheduling core.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "disruption/consolidation.h"
+#include "kube/kutil.h"
+#include "nwtest.h"
+#include "plugin/loader.h"
+#include "util/arena.h"
+
+#define NOW "2026-11-27T12:00:00Z"
+#define HOUR_AGO "2026-11-27T11:00:00Z"
+
+/* ---- catalog ------------------------------------------------------- */
+
+typedef struct ctype {
+  const char *name;
+  int cpu;
+  double price;
+} ctype;
+
+static const ctype types_src[] = {{"c4", 4, 0.40}, {"c8", 8, 0.80},
+                                  {"c16", 16, 1.60}};
+#define N_TYPES (sizeof(types_src) / sizeof(types_src[0]))
+
+static nw_instance_type g_types[N_TYPES];
+static nw_requirement g_type_req[N_TYPES];
+static const char *g_type_val[N_TYPES][1];
+static nw_resource g_type_cap[N_TYPES][3];
+static nw_offering g_type_off[N_TYPES][1];
+
+static void build_catalog(void) {
+  for (size_t i = 0; i < N_TYPES; i++) {
+    g_type_val[i][0] = types_src[i].name;
+    g_type_req[i] = (nw_requirement){"node.kubernetes.io/instance-type",
+                                     NW_OP_IN, 1, g_type_val[i], 0};
+    g_type_cap[i][0] = (nw_resource){"cpu", types_src[i].cpu * 1000};
+    g_type_cap[i][1] = (nw_resource){"memory", (int64_t)types_src[i].cpu << 32};
+    g_type_cap[i][2] = (nw_resource){"pods", 110};
+    g_type_off[i][0] = (nw_offering){"z1", NW_CAPACITY_ON_DEMAND,
+                                     types_src[i].price, 1};
+    g_types[i] = (nw_instance_type){
+        .name = types_src[i].name,
+        .requirements = {1, &g_type_req[i]},
+        .n_offerings = 1,
+        .offerings = g_type_off[i],
+        .capacity = {3, g_type_cap[i]}};
+  }
+}
+
+/* ---- cluster builder ---------------------------------------------- */
+
+typedef struct tnode {
+  const char *name;
+  const char *type;
+  int n_pods;
+  const char *pod_json[8]; /* extra pod fields, "" for plain pods */
+  const char *claim_extra; /* extra claim fields, or NULL */
+  const char *node_ann;    /* node annotations JSON, or NULL */
+} tnode;
+
+typedef struct cluster {
+  nw_arena *a;
+  json_t *objs; /* keeps every JSON object alive */
+  nw__sched_pool pool;
+  nw__sched_node nodes[16];
+  const json_t *claims[16];
+  nw__sched_input in;
+  nw__consolidation_state st;
+} cluster;
+
+static json_t *keep(cluster *c, const char *text) {
+  json_error_t e;
+  json_t *j = json_loads(text, 0, &e);
+  if (j == NULL)
+    fprintf(stderr, "\n  bad test JSON (%s): %s\n", e.text, text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+  json_array_append_new(c->objs, j);
+  return j;
+}
+
+static const ctype *type_of(const char *name) {
+  for (size_t i = 0; i < N_TYPES; i++) {
+    if (strcmp(types_src[i].name, name) == 0)
+      return &types_src[i];
+  }
+  return NULL;
+}
+
+static void build(cluster *c, const char *budgets, const tnode *nodes,
+                  size_t n, const char *pdbs) {
+  char buf[4096];
+  nw_error err = {0, ""};
+
+  memset(c, 0, sizeof(*c));
+  c->a = nw__arena_new();
+  c->objs = json_array();
+  snprintf(buf, sizeof(buf),
+           "{\"metadata\":{\"name\":\"default\"},\"spec\":{\"template\":{\"spec\":{"
+           "\"nodeClassRef\":{\"group\":\"g\",\"kind\":\"K\",\"name\":\"n\"},"
+           "\"requirements\":[]}},\"disruption\":{\"consolidationPolicy\":"
+           "\"WhenEmptyOrUnderutilized\",\"consolidateAfter\":\"30s\"%s%s}}}",
+           budgets ? ",\"budgets\":" : "", budgets ? budgets : "");
+  c->pool.pool = nw__nodepool_decode(keep(c, buf), c->a, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c->pool.pool);
+  c->pool.types = (nw_instance_types){N_TYPES, g_types};
+  for (size_t i = 0; i < n; i++) {
+    const ctype *t = type_of(nodes[i].type);
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"%s\",\"creationTimestamp\":\"" HOUR_AGO "\","
+             "\"labels\":{\"karpenter.sh/nodepool\":\"default\","
+             "\"node.kubernetes.io/instance-type\":\"%s\","
+             "\"topology.kubernetes.io/zone\":\"z1\",\"karpenter.sh/capacity-type\":"
+             "\"on-demand\",\"kubernetes.io/hostname\":\"%s\"}%s%s},"
+             "\"spec\":{\"providerID\":\"test:///%s\"},"
+             "\"status\":{\"allocatable\":{\"cpu\":\"%d\",\"memory\":\"%dGi\","
+             "\"pods\":\"110\"},\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+             nodes[i].name, t->name, nodes[i].name,
+             nodes[i].node_ann ? ",\"annotations\":" : "",
+             nodes[i].node_ann ? nodes[i].node_ann : "", nodes[i].name, t->cpu,
+             t->cpu * 4);
+    nw__node *node = nw__node_decode(keep(c, buf), c->a, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(node);
+    const nw__pod **pods = nw__arena_alloc(c->a, 8 * sizeof(*pods));
+    for (int p = 0; p < nodes[i].n_pods; p++) {
+      snprintf(buf, sizeof(buf),
+               "{\"metadata\":{\"namespace\":\"app\",\"name\":\"%s-p%d\","
+               "\"creationTimestamp\":\"" HOUR_AGO "\",\"labels\":{\"app\":\"web\"},"
+               "\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web\","
+               "\"controller\":true}]%s},"
+               "\"spec\":{\"nodeName\":\"%s\",\"containers\":[{\"name\":\"c\","
+               "\"resources\":{\"requests\":{\"cpu\":\"2\"}}}]},"
+               "\"status\":{\"phase\":\"Running\"}}",
+               nodes[i].name, p,
+               nodes[i].pod_json[p] ? nodes[i].pod_json[p] : "", nodes[i].name);
+      pods[p] = nw__pod_decode(keep(c, buf), c->a, &err);
+      CU_ASSERT_PTR_NOT_NULL_FATAL(pods[p]);
+    }
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"%s\",\"creationTimestamp\":\"" HOUR_AGO "\"},"
+             "\"status\":{\"providerID\":\"test:///%s\",\"conditions\":["
+             "{\"type\":\"Initialized\",\"status\":\"True\","
+             "\"lastTransitionTime\":\"" HOUR_AGO "\"}]%s}}",
+             nodes[i].name, nodes[i].name,
+             nodes[i].claim_extra ? nodes[i].claim_extra : "");
+    c->claims[i] = keep(c, buf);
+    c->nodes[i] = (nw__sched_node){.node = node, .n_pods = (size_t)nodes[i].n_pods,
+                                   .pods = pods, .nodepool = "default",
+                                   .price = t->price};
+  }
+  c->in = (nw__sched_input){.n_pools = 1, .pools = &c->pool, .n_nodes = n,
+                            .nodes = c->nodes};
+  c->st = (nw__consolidation_state){.sched = &c->in, .claims = c->claims,
+                                    .pdbs = pdbs ? keep(c, pdbs) : NULL,
+                                    .now_ms = nw__kube_parse_time(NOW)};
+}
+
+static void teardown_cluster(cluster *c) {
+  json_decref(c->objs);
+  nw__arena_free(c->a);
+}
+
+/* ---- plugins ------------------------------------------------------- */
+
+static nw__plugin_set *g_set;
+static nw__plugin *g_default, *g_balanced;
+
+static int setup(void) {
+  char path[4096], err[1024] = "";
+  build_catalog();
+  g_set = nw__plugins_new(NULL);
+  snprintf(path, sizeof(path), "%s/strategy-default.so", NW_TEST_PLUGIN_DIR);
+  g_default = nw__plugins_load(g_set, path, "{}", 0, err, sizeof(err));
+  snprintf(path, sizeof(path), "%s/strategy-balanced.so", NW_TEST_PLUGIN_DIR);
+  g_balanced = nw__plugins_load(g_set, path, "{}", 0, err, sizeof(err));
+  if (g_default == NULL || g_balanced == NULL)
+    fprintf(stderr, "\n  %s\n", err);
+  return g_default && g_balanced ? 0 : -1;
+}
+
+static int teardown(void) {
+  nw__plugins_free(g_set);
+  return 0;
+}
+
+/* Candidates for `method`, then the strategy's decision through the
+ * real scheduler.  Returns the number of commands (0 or 1). */
+static size_t decide(cluster *c, nw__plugin *p, nw_consolidation_method method,
+                     nw__candidate_set *cs, nw_command **cmd,
+                     size_t *solves) {
+  nw_error err = {0, ""};
+  CU_ASSERT_EQUAL_FATAL(nw__consolidation_candidates(&c->st, method, c->a, cs, &err), 0);
+  nw__scheduler *s = nw__scheduler_new(&c->in, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  nw__consolidation_sim sim = {&c->st, cs, s, 0};
+  nw_consolidation_input in = {
+      .size = sizeof(in), .method = method, .n_candidates = cs->n,
+      .candidates = cs->items, .simulate = nw__consolidation_simulate,
+      .sim_ctx = &sim, .max_candidates = 100, .spot_to_spot = 0,
+      .min_spot_types = 15};
+  size_t n = 0;
+  CU_ASSERT_EQUAL(nw__plugin_strategy(p)->compute(nw__plugin_state(p), &in, c->a,
+                                                  cmd, &n, &err), NW_OK);
+  if (solves)
+    *solves = sim.solves;
+  nw__scheduler_free(s);
+  return n;
+}
+
+/* ---- tests --------------------------------------------------------- */
+
+static int has_skip(const nw__candidate_set *cs, const char *needle) {
+  for (size_t i = 0; i < cs->n_skipped; i++) {
+    if (strstr(cs->skipped[i], needle))
+      return 1;
+  }
+  return 0;
+}
+
+static void test_empty_nodes_within_budget(void) {
+  const tnode nodes[] = {
+      {"e1", "c8", 0, {0}, 0, 0}, {"e2", "c4", 0, {0}, 0, 0},
+      {"e3", "c8", 0, {0}, 0, 0}, {"busy", "c8", 2, {0}, 0, 0},
+  };
+  cluster c;
+  nw__candidate_set cs;
+  nw_command *cmd = NULL;
+  build(&c, "[{\"nodes\":\"2\"}]", nodes, 4, NULL);
+  CU_ASSERT_EQUAL(decide(&c, g_default, NW_METHOD_EMPTINESS, &cs, &cmd, NULL), 1);
+  /* Three empty nodes, a budget of two. */
+  CU_ASSERT_EQUAL(cs.n, 2);
+  CU_ASSERT_TRUE(cs.constrained_by_budget);
+  CU_ASSERT_EQUAL_FATAL(cmd[0].n_candidates, 2);
+  CU_ASSERT_EQUAL(cmd[0].kind, NW_COMMAND_DELETE);
+  for (size_t i = 0; i < 2; i++)
+    CU_ASSERT_EQUAL(cs.items[cmd[0].candidates[i]].n_pods, 0);
+  teardown_cluster(&c);
+
+  /* 50% of 4 nodes, one already deleting: one more. */
+  const tnode deleting[] = {
+      {"e1", "c8", 0, {0}, 0, 0}, {"e2", "c4", 0, {0}, 0, 0},
+      {"e3", "c8", 0, {0}, 0, 0},
+      {"gone", "c8", 1, {0}, 0, 0},
+  };
+  build(&c, "[{\"nodes\":\"50%\"}]", deleting, 4, NULL);
+  json_object_set_new(json_object_get((json_t *)c.claims[3], "metadata"),
+                      "deletionTimestamp", json_string(NOW));
+  CU_ASSERT_EQUAL(decide(&c, g_default, NW_METHOD_EMPTINESS, &cs, &cmd, NULL), 1);
+  CU_ASSERT_EQUAL(cs.n, 1);
+  teardown_cluster(&c);
+}
+
+static void test_blocked_candidates(void) {
+  const tnode nodes[] = {
+      {"dnd", "c8", 1, {",\"annotations\":{\"karpenter.sh/do-not-disrupt\":\"true\"}"}, 0, 0},
+      /* Started an hour ago with a 2h window: still protected. */
+      {"dnd-dur", "c8", 1, {",\"annotations\":{\"karpenter.sh/do-not-disrupt\":\"2h\"}"}, 0, 0},
+      /* 30m window long over. */
+      {"dnd-over", "c8", 1, {",\"annotations\":{\"karpenter.sh/do-not-disrupt\":\"30m\"}"}, 0, 0},
+      {"node-ann", "c8", 1, {0}, 0, "{\"karpenter.sh/do-not-disrupt\":\"true\"}"},
+      {"pdb", "c8", 1, {",\"namespace\":\"guarded\""}, 0, 0},
+      /* A pod event 10 s ago: consolidateAfter (30 s) has not passed. */
+      {"fresh", "c8", 1, {0}, ",\"lastPodEventTime\":\"2026-11-27T11:59:50Z\"", 0},
+      {"ok", "c8", 1, {0}, 0, 0},
+  };
+  cluster c;
+  nw__candidate_set cs;
+  nw_error err = {0, ""};
+  build(&c, "[{\"nodes\":\"100%\"}]", nodes, 7,
+        "[{\"metadata\":{\"namespace\":\"guarded\",\"name\":\"keep-one\"},"
+        "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"web\"}}},"
+        "\"status\":{\"disruptionsAllowed\":0}}]");
+  CU_ASSERT_EQUAL_FATAL(nw__consolidation_candidates(&c.st, NW_METHOD_SINGLE_NODE,
+                                                     c.a, &cs, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(cs.n, 2);
+  CU_ASSERT_STRING_EQUAL(cs.items[0].node_name, "dnd-over");
+  CU_ASSERT_STRING_EQUAL(cs.items[1].node_name, "ok");
+  CU_ASSERT_TRUE(has_skip(&cs, "node dnd: pod app/dnd-p0 has karpenter.sh/do-not-disrupt"));
+  CU_ASSERT_TRUE(has_skip(&cs, "node dnd-dur: pod"));
+  CU_ASSERT_TRUE(has_skip(&cs, "node node-ann: disruption is blocked"));
+  CU_ASSERT_TRUE(has_skip(&cs, "PodDisruptionBudget keep-one"));
+  CU_ASSERT_FALSE(has_skip(&cs, "node fresh"));
+  teardown_cluster(&c);
+}
+
+static void test_drift_candidates(void) {
+  const tnode nodes[] = {
+      {"drifted", "c8", 1, {0}, 0, 0},
+      {"current", "c8", 1, {0}, 0, 0},
+  };
+  cluster c;
+  nw__candidate_set cs;
+  nw_error err = {0, ""};
+  build(&c, NULL, nodes, 2, NULL);
+  json_t *claim = (json_t *)c.claims[0];
+  json_array_append_new(json_object_get(json_object_get(claim, "status"), "conditions"),
+                        json_pack("{s:s, s:s}", "type", "Drifted", "status", "True"));
+  CU_ASSERT_EQUAL_FATAL(nw__consolidation_candidates(&c.st, NW_METHOD_DRIFT, c.a,
+                                                     &cs, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(cs.n, 1);
+  CU_ASSERT_STRING_EQUAL(cs.items[0].node_name, "drifted");
+  teardown_cluster(&c);
+}
+
+/* Three c8 nodes at half (two 2-cpu pods each): one c16 takes all six. */
+static void test_three_half_empty_to_one(void) {
+  const tnode nodes[] = {
+      {"a", "c8", 2, {0}, 0, 0}, {"b", "c8", 2, {0}, 0, 0}, {"c", "c8", 2, {0}, 0, 0},
+  };
+  cluster c;
+  nw__candidate_set cs;
+  nw_command *cmd = NULL;
+  size_t solves = 0;
+  build(&c, "[{\"nodes\":\"100%\"}]", nodes, 3, NULL);
+  CU_ASSERT_EQUAL_FATAL(decide(&c, g_default, NW_METHOD_MULTI_NODE, &cs, &cmd, &solves), 1);
+  CU_ASSERT_EQUAL(cmd[0].kind, NW_COMMAND_REPLACE);
+  CU_ASSERT_EQUAL(cmd[0].n_candidates, 3);
+  CU_ASSERT_STRING_EQUAL(cmd[0].result.replacements[0].instance_types[0], "c16");
+  CU_ASSERT_DOUBLE_EQUAL(cmd[0].savings_per_hour, 0.8, 1e-9);
+  CU_ASSERT_EQUAL(solves, 2);
+  /* Balanced takes two nodes to one c4 instead (docs/disruption.md). */
+  CU_ASSERT_EQUAL_FATAL(decide(&c, g_balanced, NW_METHOD_MULTI_NODE, &cs, &cmd, NULL), 1);
+  CU_ASSERT_EQUAL(cmd[0].n_candidates, 2);
+  CU_ASSERT_STRING_EQUAL(cmd[0].result.replacements[0].instance_types[0], "c4");
+  teardown_cluster(&c);
+}
+
+static void test_single_replace_and_delete(void) {
+  /* A c8 with one 2-cpu pod and nowhere else to go: a c4 is cheaper. */
+  const tnode lone[] = {{"big", "c8", 1, {0}, 0, 0}};
+  cluster c;
+  nw__candidate_set cs;
+  nw_command *cmd = NULL;
+  build(&c, NULL, lone, 1, NULL);
+  CU_ASSERT_EQUAL_FATAL(decide(&c, g_default, NW_METHOD_SINGLE_NODE, &cs, &cmd, NULL), 1);
+  CU_ASSERT_EQUAL(cmd[0].kind, NW_COMMAND_REPLACE);
+  const nw_replacement *rep = &cmd[0].result.replacements[0];
+  CU_ASSERT_EQUAL(rep->n_instance_types, 1);
+  CU_ASSERT_STRING_EQUAL(rep->instance_types[0], "c4");
+  CU_ASSERT_DOUBLE_EQUAL(rep->prices[0], 0.40, 1e-9);
+  CU_ASSERT_STRING_EQUAL(rep->capacity_types[0], NW_CAPACITY_ON_DEMAND);
+  teardown_cluster(&c);
+
+  /* Already the cheapest type: nothing to do. */
+  const tnode small[] = {{"small", "c4", 1, {0}, 0, 0}};
+  build(&c, NULL, small, 1, NULL);
+  CU_ASSERT_EQUAL(decide(&c, g_default, NW_METHOD_SINGLE_NODE, &cs, &cmd, NULL), 0);
+  teardown_cluster(&c);
+
+  /* Its pod fits on another node: delete. */
+  const tnode two[] = {{"spare", "c8", 1, {0}, 0, 0}, {"other", "c8", 2, {0}, 0, 0}};
+  build(&c, NULL, two, 2, NULL);
+  CU_ASSERT_EQUAL_FATAL(decide(&c, g_default, NW_METHOD_SINGLE_NODE, &cs, &cmd, NULL), 1);
+  CU_ASSERT_EQUAL(cmd[0].kind, NW_COMMAND_DELETE);
+  CU_ASSERT_STRING_EQUAL(cs.items[cmd[0].candidates[0]].node_name, "spare");
+  teardown_cluster(&c);
+}
+
+/* Pending pods compete for the room a move would use. */
+static void test_pending_pods_keep_capacity(void) {
+  const tnode two[] = {{"spare", "c8", 1, {0}, 0, 0}, {"other", "c8", 2, {0}, 0, 0}};
+  cluster c;
+  nw__candidate_set cs;
+  nw_command *cmd = NULL;
+  nw_error err = {0, ""};
+  build(&c, NULL, two, 2, NULL);
+  const nw__pod *pending[2];
+  for (int i = 0; i < 2; i++) {
+    char buf[512];
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"namespace\":\"app\",\"name\":\"pending-%d\"},"
+             "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":"
+             "{\"cpu\":\"2\"}}}]},\"status\":{\"phase\":\"Pending\"}}", i);
+    pending[i] = nw__pod_decode(keep(&c, buf), c.a, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(pending[i]);
+  }
+  c.st.pending = pending;
+  c.st.n_pending = 2;
+  /* Without pending pods "spare"'s pod fits on "other" (4 cpu free) and
+   * spare is deleted.  The pending pods take that room first, so spare's
+   * pod needs a new node: at best a replacement by a c4, never a delete. */
+  CU_ASSERT_EQUAL_FATAL(decide(&c, g_default, NW_METHOD_SINGLE_NODE, &cs, &cmd, NULL), 1);
+  CU_ASSERT_NOT_EQUAL(cmd[0].kind, NW_COMMAND_DELETE);
+  teardown_cluster(&c);
+}
+
+NW_TEST_CASES({"empty_nodes_within_budget", test_empty_nodes_within_budget},
+              {"blocked_candidates", test_blocked_candidates},
+              {"drift_candidates", test_drift_candidates},
+              {"three_half_empty_to_one", test_three_half_empty_to_one},
+              {"single_replace_and_delete", test_single_replace_and_delete},
+              {"pending_pods_keep_capacity", test_pending_pods_keep_capacity});
+NW_TEST_MAIN("consolidation", setup, teardown);
