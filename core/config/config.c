@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "config/yaml.h"
-#include "disruption/budget.h"
+#include "util/duration.h"
 
 typedef struct ctx {
   const char *file;
@@ -69,9 +69,8 @@ static int get_bool(ctx *c, const nw__ynode *n, const char *where, int *out) {
 
 static int get_duration(ctx *c, const nw__ynode *n, const char *where,
                         int64_t *out) {
-  nw_error perr;
-  if (n->kind != NW__Y_SCALAR ||
-      nw__duration_parse(n->value, out, where, &perr) != 0)
+  if (n->kind != NW__Y_SCALAR || nw__duration_ms(n->value, out) != 0 ||
+      *out < 0)
     return bad(c, n, "%s must be a duration such as \"1s\" or \"500ms\", "
                "found \"%s\"", where,
                n->kind == NW__Y_SCALAR ? n->value : nw__ynode_kind_name(n));

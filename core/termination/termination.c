@@ -5,7 +5,7 @@
 
 #include "cluster/objutil.h"
 #include "cluster/providers.h"
-#include "disruption/budget.h"
+#include "util/duration.h"
 #include "metrics/metrics.h"
 #include "kube/kutil.h"
 #include "util/log.h"
@@ -168,7 +168,7 @@ static int drain_node(nw__termination *t, term *x, const json_t *claim,
   const char *tgp = json_string_value(json_object_get(json_object_get(claim, "spec"), "terminationGracePeriod"));
   int64_t grace_ms = -1;
   if (tgp)
-    nw__duration_parse(tgp, &grace_ms, "terminationGracePeriod", NULL);
+    nw__duration_ms(tgp, &grace_ms);
   const char *del = json_string_value(json_object_get(json_object_get(claim, "metadata"), "deletionTimestamp"));
   int64_t since = del ? nw__kube_parse_time(del) : -1;
   d.force = grace_ms >= 0 && since >= 0 && d.now - since >= grace_ms;

@@ -2,6 +2,7 @@
 
 #include "config/yaml.h"
 #include "nwtest.h"
+#include "util/duration.h"
 
 static void test_positions_and_types(void) {
   const char *text = "a: 1\nb:\n  - x\n  - \"2\"\n  - 2.5\n  - true\n  - ~\n";
@@ -49,7 +50,28 @@ static void test_errors(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "al.yaml:1:"));
 }
 
+static void test_durations(void) {
+  int64_t ms = -2;
+  CU_ASSERT_EQUAL(nw__duration_ms("1h30m", &ms), 0);
+  CU_ASSERT_EQUAL(ms, 5400000);
+  CU_ASSERT_EQUAL(nw__duration_ms("500ms", &ms), 0);
+  CU_ASSERT_EQUAL(ms, 500);
+  CU_ASSERT_EQUAL(nw__duration_ms("1.5s", &ms), 0);
+  CU_ASSERT_EQUAL(ms, 1500);
+  CU_ASSERT_EQUAL(nw__duration_ms("720h", &ms), 0);
+  CU_ASSERT_EQUAL(ms, 2592000000LL);
+  CU_ASSERT_EQUAL(nw__duration_ms("Never", &ms), 0);
+  CU_ASSERT_EQUAL(ms, -1);
+  CU_ASSERT_EQUAL(nw__duration_ms("0", &ms), 0);
+  CU_ASSERT_EQUAL(ms, 0);
+  CU_ASSERT_EQUAL(nw__duration_ms("10", &ms), -1);
+  CU_ASSERT_EQUAL(nw__duration_ms("5 m", &ms), -1);
+  CU_ASSERT_EQUAL(nw__duration_ms("-1s", &ms), -1);
+  CU_ASSERT_EQUAL(nw__duration_ms("", &ms), -1);
+  CU_ASSERT_EQUAL(nw__duration_ms("1d", &ms), -1);
+}
+
 NW_TEST_CASES({"positions_and_types", test_positions_and_types},
               {"multi_document_and_alias", test_multi_document_and_alias},
-              {"errors", test_errors});
+              {"errors", test_errors}, {"durations", test_durations});
 NW_TEST_MAIN("yaml", NULL, NULL);
