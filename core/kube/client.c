@@ -285,8 +285,12 @@ static void build_response(kreq *r, CURLcode cc, nw__kube_response *resp) {
                    "%s %s: TLS: the server certificate of %s is not trusted "
                    "(check certificate-authority in %s): %s", r->method, r->path,
                    server, nw__kube_config_origin(r->c->cfg), detail);
-    else
+    else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+             cc == CURLE_OPERATION_TIMEDOUT)
       nw__kube_err(&resp->err, resp->status, "%s %s: cannot reach %s: %s",
+                   r->method, r->path, server, detail);
+    else
+      nw__kube_err(&resp->err, resp->status, "%s %s: connection to %s failed: %s",
                    r->method, r->path, server, detail);
     return;
   }
