@@ -1,0 +1,1661 @@
+/*
+ * EC2, SSM: the catalog, node class resolution, launch templates,
+ * CreateFleet, and instance lookups.
+ */
+#include "aws.h"
+
+#include <strings.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#define EC2_VERSION "2016-11-15"
+#define TAG_NODEPOOL "karpenter.sh/nodepool"
+#define TAG_CLAIM "karpenter.sh/nodeclaim"
+#define TAG_NODECLASS "karpenter.k8s.aws/ec2nodeclass"
+#define TAG_NODECLASS_HASH "karpenter.k8s.aws/ec2nodeclass-hash"
+#define TAG_CLUSTER "karpenter.k8s.aws/cluster"
+#define MAX_OVERRIDES 60
+
+static const int64_t GIB = 1024 * 1024 * 1024;
+
+/* ----------------------------------------------------------- helpers */
+
+static char *adup(aws_state *s, nw_arena *a, const char *str) {
+  return s->host->arena_strdup(a, str ? str : "");
+}
+
+static void add_filter(nw_aws_params *p, int *n, const char *name,
+                       const char *const *values, size_t n_values) {
+  (*n)++;
+  nw_aws_params_addf(p, name, "Filter.%d.Name", *n);
+  for (size_t i = 0; i < n_values; i++)
+    nw_aws_params_addf(p, values[i], "Filter.%d.Value.%zu", *n, i + 1);
+}
+
+static void add_tag_filters(nw_aws_params *p, int *n,
+                            const aws_selector_term *t) {
+  for (size_t i = 0; i < t->n_tags; i++) {
+    const char *v = t->tag_values[i];
+    char name[320];
+    if (strcmp(v, "*") == 0) {
+      const char *k = t->tag_keys[i];
+      add_filter(p, n, "tag-key", &k, 1);
+    } else {
+      snprintf(name, sizeof(name), "tag:%s", t->tag_keys[i]);
+      add_filter(p, n, name, &v, 1);
+    }
+  }
+}
+
+static char *cluster_tag_key(aws_state *s) {
+  nw_aws_buf b = {0};
+  nw_aws_buf_printf(&b, "kubernetes.io/cluster/%s", s->cluster);
+  return nw_aws_buf_take(&b);
+}
+
+/* ------------------------------------------------------------ catalog */
+
+static void add_type_filter(aws_state *s, nw_aws_params *p, int *nf) {
+  json_t *types = json_object_get(s->config, "instance_types");
+  size_t n = json_array_size(types);
+  if (n == 0)
+    return;
+  const char **vals = calloc(n, sizeof(*vals));
+  size_t k = 0;
+  for (size_t i = 0; vals && i < n; i++) {
+    const char *v = json_string_value(json_array_get(types, i));
+    if (v)
+      vals[k++] = v;
+  }
+  if (k)
+    add_filter(p, nf, "instance-type", vals, k);
+  free(vals);
+}
+
+static nw_status paginate(aws_state *s, const char *action,
+                          const char *max_results, nw_arena *arena,
+                          aws_catalog *cat, nw_error *err) {
+  char *token = NULL;
+  nw_status st = NW_OK;
+  for (int page = 0; page < 1000 && st == NW_OK; page++) {
+    nw_aws_params p = {0};
+    int nf = 0;
+    nw_aws_params_add(&p, "MaxResults", max_results);
+    if (strcmp(action, "DescribeInstanceTypeOfferings") == 0)
+      nw_aws_params_add(&p, "LocationType", "availability-zone");
+    add_type_filter(s, &p, &nf);
+    if (token)
+      nw_aws_params_add(&p, "NextToken", token);
+    xmlDocPtr doc = NULL;
+    st = nw_aws_query(s->client, "ec2", action, EC2_VERSION, &p, arena, &doc,
+                      NULL, err);
+    nw_aws_params_free(&p);
+    free(token);
+    token = NULL;
+    if (st != NW_OK)
+      break;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    int rc = strcmp(action, "DescribeInstanceTypes") == 0
+                 ? aws_catalog_add_page(cat, root, err)
+                 : aws_catalog_add_offerings(cat, root, err);
+    if (rc < 0)
+      st = NW_ERR_INVALID;
+    token = nw_aws_xml_text(root, "nextToken");
+    xmlFreeDoc(doc);
+    if (!token || !*token)
+      break;
+  }
+  free(token);
+  return st;
+}
+
+nw_status aws_catalog_refresh(aws_state *s, nw_arena *arena, nw_error *err) {
+  int64_t now = s->host->monotonic_ms(s->h);
+  pthread_mutex_lock(&s->mu);
+  int fresh = s->catalog_at_ms && now - s->catalog_at_ms < s->catalog_ttl_ms;
+  pthread_mutex_unlock(&s->mu);
+  if (fresh)
+    return NW_OK;
+  aws_catalog cat = {0};
+  nw_status st = paginate(s, "DescribeInstanceTypes", "100", arena, &cat, err);
+  if (st == NW_OK)
+    st = paginate(s, "DescribeInstanceTypeOfferings", "1000", arena, &cat, err);
+  if (st != NW_OK) {
+    aws_catalog_free(&cat);
+    return st;
+  }
+  aws_catalog_sort(&cat);
+  pthread_mutex_lock(&s->mu);
+  aws_catalog_free(&s->catalog);
+  s->catalog = cat;
+  s->catalog_at_ms = now;
+  pthread_mutex_unlock(&s->mu);
+  s->host->gauge_set(s->h, "aws_instance_types", NULL, (double)cat.len);
+  s->host->log(s->h, NW_LOG_INFO, "catalog: %zu instance types", cat.len);
+  return NW_OK;
+}
+
+/* ------------------------------------------------- node class resolution */
+
+static nw_status describe_subnets(aws_state *s, const aws_node_class *nc,
+                                  nw_arena *arena, aws_resolved *out,
+                                  nw_error *err) {
+  for (size_t t = 0; t < nc->n_subnet_terms; t++) {
+    const aws_selector_term *term = &nc->subnet_terms[t];
+    nw_aws_params p = {0};
+    int nf = 0;
+    if (term->id)
+      nw_aws_params_add(&p, "SubnetId.1", term->id);
+    add_tag_filters(&p, &nf, term);
+    xmlDocPtr doc = NULL;
+    nw_status st = nw_aws_query(s->client, "ec2", "DescribeSubnets",
+                                EC2_VERSION, &p, arena, &doc, NULL, err);
+    nw_aws_params_free(&p);
+    if (st != NW_OK)
+      return st;
+    xmlNodePtr set = nw_aws_xml_path(xmlDocGetRootElement(doc), "subnetSet");
+    for (xmlNodePtr it = nw_aws_xml_child(set, "item"); it;
+         it = nw_aws_xml_next(it, "item")) {
+      char *id = nw_aws_xml_text(it, "subnetId");
+      char *zone = nw_aws_xml_text(it, "availabilityZone");
+      int dup = 0;
+      for (size_t i = 0; id && i < out->n_subnets; i++)
+        dup |= strcmp(out->subnets[i].id, id) == 0;
+      if (id && zone && !dup && out->n_subnets < 64) {
+        aws_subnet *sn = &out->subnets[out->n_subnets++];
+        snprintf(sn->id, sizeof(sn->id), "%s", id);
+        snprintf(sn->zone, sizeof(sn->zone), "%s", zone);
+        sn->free_ips = nw_aws_xml_int(it, "availableIpAddressCount", 0);
+      }
+      free(id);
+      free(zone);
+    }
+    xmlFreeDoc(doc);
+  }
+  return NW_OK;
+}
+
+static nw_status describe_sgs(aws_state *s, const aws_node_class *nc,
+                              nw_arena *arena, aws_resolved *out,
+                              nw_error *err) {
+  for (size_t t = 0; t < nc->n_sg_terms; t++) {
+    const aws_selector_term *term = &nc->sg_terms[t];
+    nw_aws_params p = {0};
+    int nf = 0;
+    if (term->id)
+      nw_aws_params_add(&p, "GroupId.1", term->id);
+    if (term->name)
+      add_filter(&p, &nf, "group-name", (const char *const *)&term->name, 1);
+    add_tag_filters(&p, &nf, term);
+    xmlDocPtr doc = NULL;
+    nw_status st = nw_aws_query(s->client, "ec2", "DescribeSecurityGroups",
+                                EC2_VERSION, &p, arena, &doc, NULL, err);
+    nw_aws_params_free(&p);
+    if (st != NW_OK)
+      return st;
+    xmlNodePtr set =
+        nw_aws_xml_path(xmlDocGetRootElement(doc), "securityGroupInfo");
+    for (xmlNodePtr it = nw_aws_xml_child(set, "item"); it;
+         it = nw_aws_xml_next(it, "item")) {
+      char *id = nw_aws_xml_text(it, "groupId");
+      int dup = 0;
+      for (size_t i = 0; id && i < out->n_sgs; i++)
+        dup |= strcmp(out->sgs[i], id) == 0;
+      if (id && !dup && out->n_sgs < 16)
+        snprintf(out->sgs[out->n_sgs++], sizeof(out->sgs[0]), "%s", id);
+      free(id);
+    }
+    xmlFreeDoc(doc);
+  }
+  return NW_OK;
+}
+
+static void add_ami(aws_resolved *out, const char *id, const char *arch,
+                    const char *created) {
+  for (size_t i = 0; i < out->n_amis; i++) {
+    if (strcmp(out->amis[i].arch, arch) != 0)
+      continue;
+    /* One AMI per architecture: the newest, as Karpenter picks. */
+    if (strcmp(created, out->amis[i].created) > 0) {
+      snprintf(out->amis[i].id, sizeof(out->amis[i].id), "%s", id);
+      snprintf(out->amis[i].created, sizeof(out->amis[i].created), "%s",
+               created);
+    }
+    return;
+  }
+  if (out->n_amis >= 8)
+    return;
+  aws_ami *a = &out->amis[out->n_amis++];
+  snprintf(a->id, sizeof(a->id), "%s", id);
+  snprintf(a->arch, sizeof(a->arch), "%s", arch);
+  snprintf(a->created, sizeof(a->created), "%s", created);
+}
+
+static nw_status ssm_parameter(aws_state *s, const char *name,
+                               nw_arena *arena, char *value, size_t len,
+                               nw_error *err) {
+  json_t *body = json_pack("{s:s}", "Name", name);
+  json_t *out = NULL;
+  nw_status st = nw_aws_json(s->client, "ssm", "AmazonSSM", "GetParameter",
+                             "1.1", body, arena, &out, NULL, err);
+  json_decref(body);
+  if (st != NW_OK)
+    return st;
+  const char *v =
+      json_string_value(json_object_get(json_object_get(out, "Parameter"), "Value"));
+  if (!v || !*v) {
+    json_decref(out);
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "ssm GetParameter %s: answer has no Parameter.Value",
+                        name);
+  }
+  snprintf(value, len, "%s", v);
+  json_decref(out);
+  return NW_OK;
+}
+
+/* The SSM parameter of an alias for one architecture, as Karpenter maps
+ * them; NULL for an unknown family. */
+static int alias_parameter(aws_state *s, const char *alias, const char *arch,
+                           char *out, size_t len) {
+  const char *at = strchr(alias, '@');
+  char version[64];
+  snprintf(version, sizeof(version), "%s", at + 1);
+  int latest = strcmp(version, "latest") == 0;
+  const char *x86 = strcmp(arch, "amd64") == 0 ? "x86_64" : "arm64";
+  if (strncasecmp(alias, "al2023@", 7) == 0) {
+    if (latest)
+      snprintf(out, len,
+               "/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/"
+               "standard/recommended/image_id",
+               s->k8s_version, x86);
+    else
+      snprintf(out, len,
+               "/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/"
+               "standard/amazon-eks-node-al2023-%s-standard-%s-%s/image_id",
+               s->k8s_version, x86, x86, s->k8s_version, version);
+    return 0;
+  }
+  if (strncasecmp(alias, "bottlerocket@", 13) == 0) {
+    snprintf(out, len, "/aws/service/bottlerocket/aws-k8s-%s/%s/%s/image_id",
+             s->k8s_version, x86, latest ? "latest" : version);
+    return 0;
+  }
+  if (strncasecmp(alias, "al2@", 4) == 0) {
+    snprintf(out, len,
+             "/aws/service/eks/optimized-ami/%s/amazon-linux-2%s/recommended/"
+             "image_id",
+             s->k8s_version, strcmp(arch, "arm64") == 0 ? "-arm64" : "");
+    return 0;
+  }
+  return -1;
+}
+
+static nw_status describe_images(aws_state *s, nw_aws_params *p,
+                                 nw_arena *arena, aws_resolved *out,
+                                 nw_error *err) {
+  xmlDocPtr doc = NULL;
+  nw_status st = nw_aws_query(s->client, "ec2", "DescribeImages", EC2_VERSION,
+                              p, arena, &doc, NULL, err);
+  if (st != NW_OK)
+    return st;
+  xmlNodePtr set = nw_aws_xml_path(xmlDocGetRootElement(doc), "imagesSet");
+  for (xmlNodePtr it = nw_aws_xml_child(set, "item"); it;
+       it = nw_aws_xml_next(it, "item")) {
+    char *id = nw_aws_xml_text(it, "imageId");
+    char *arch = nw_aws_xml_text(it, "architecture");
+    char *created = nw_aws_xml_text(it, "creationDate");
+    if (id && arch)
+      add_ami(out, id, strcmp(arch, "arm64") == 0 ? "arm64" : "amd64",
+              created ? created : "");
+    free(id);
+    free(arch);
+    free(created);
+  }
+  xmlFreeDoc(doc);
+  return NW_OK;
+}
+
+static nw_status resolve_amis(aws_state *s, const aws_node_class *nc,
+                              nw_arena *arena, aws_resolved *out,
+                              nw_error *err) {
+  for (size_t t = 0; t < nc->n_ami_terms; t++) {
+    const aws_selector_term *term = &nc->ami_terms[t];
+    nw_status st = NW_OK;
+    if (term->alias) {
+      static const char *const archs[] = {"amd64", "arm64"};
+      for (size_t a = 0; a < 2 && st == NW_OK; a++) {
+        char param[512], value[64];
+        if (alias_parameter(s, term->alias, archs[a], param, sizeof(param)))
+          return nw_aws_error(err, NW_ERR_INVALID,
+                              "EC2NodeClass %s: unknown AMI alias family in "
+                              "%s (al2023, al2, bottlerocket)",
+                              nc->name ? nc->name : "", term->alias);
+        st = ssm_parameter(s, param, arena, value, sizeof(value), err);
+        if (st == NW_ERR_NOT_FOUND && a == 1) {
+          st = NW_OK; /* no arm64 build of this alias: amd64 only */
+          break;
+        }
+        if (st == NW_OK)
+          add_ami(out, value, archs[a], "");
+      }
+      if (st != NW_OK)
+        return st;
+      continue;
+    }
+    nw_aws_params p = {0};
+    int nf = 0;
+    if (term->id)
+      nw_aws_params_add(&p, "ImageId.1", term->id);
+    if (term->name)
+      add_filter(&p, &nf, "name", (const char *const *)&term->name, 1);
+    if (term->owner)
+      nw_aws_params_add(&p, "Owner.1", term->owner);
+    add_tag_filters(&p, &nf, term);
+    st = describe_images(s, &p, arena, out, err);
+    nw_aws_params_free(&p);
+    if (st != NW_OK)
+      return st;
+  }
+  return NW_OK;
+}
+
+nw_status aws_resolve_node_class(aws_state *s, const aws_node_class *nc,
+                                 nw_arena *arena, aws_resolved *out,
+                                 nw_error *err) {
+  memset(out, 0, sizeof(*out));
+  nw_status st = describe_subnets(s, nc, arena, out, err);
+  if (st == NW_OK)
+    st = describe_sgs(s, nc, arena, out, err);
+  if (st == NW_OK)
+    st = resolve_amis(s, nc, arena, out, err);
+  if (st != NW_OK)
+    return st;
+  const char *name = nc->name ? nc->name : "(unnamed)";
+  if (out->n_subnets == 0)
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "EC2NodeClass %s: subnetSelectorTerms match no subnet",
+                        name);
+  if (out->n_sgs == 0)
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "EC2NodeClass %s: securityGroupSelectorTerms match no "
+                        "security group",
+                        name);
+  if (out->n_amis == 0)
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "EC2NodeClass %s: amiSelectorTerms match no image",
+                        name);
+  return NW_OK;
+}
+
+static const aws_ami *ami_for(const aws_resolved *r, const char *arch) {
+  for (size_t i = 0; i < r->n_amis; i++)
+    if (strcmp(r->amis[i].arch, arch) == 0)
+      return &r->amis[i];
+  return NULL;
+}
+
+/* The subnet with the most free addresses in a zone, or NULL. */
+static const aws_subnet *subnet_for(const aws_resolved *r, const char *zone) {
+  const aws_subnet *best = NULL;
+  for (size_t i = 0; i < r->n_subnets; i++)
+    if (strcmp(r->subnets[i].zone, zone) == 0 &&
+        (!best || r->subnets[i].free_ips > best->free_ips))
+      best = &r->subnets[i];
+  return best;
+}
+
+/* ------------------------------------------------------ instance types */
+
+typedef struct req_builder {
+  nw_requirement *items;
+  size_t len, cap;
+} req_builder;
+
+static void req_add(aws_state *s, nw_arena *a, req_builder *b, const char *key,
+                    nw_operator op, const char *const *values, size_t n) {
+  if (b->len == b->cap)
+    return;
+  const char **vals = n ? s->host->arena_alloc(a, n * sizeof(char *)) : NULL;
+  for (size_t i = 0; vals && i < n; i++)
+    vals[i] = adup(s, a, values[i]);
+  b->items[b->len++] = (nw_requirement){.key = key, .op = op,
+                                        .n_values = vals ? n : 0,
+                                        .values = vals};
+}
+
+static const char *const LABEL_KEYS[] = {
+    "node.kubernetes.io/instance-type",
+    "kubernetes.io/arch",
+    "kubernetes.io/os",
+    "karpenter.k8s.aws/instance-category",
+    "karpenter.k8s.aws/instance-family",
+    "karpenter.k8s.aws/instance-generation",
+    "karpenter.k8s.aws/instance-size",
+    "karpenter.k8s.aws/instance-cpu",
+    "karpenter.k8s.aws/instance-cpu-manufacturer",
+    "karpenter.k8s.aws/instance-memory",
+    "karpenter.k8s.aws/instance-hypervisor",
+    "karpenter.k8s.aws/instance-encryption-in-transit-supported",
+    "karpenter.k8s.aws/instance-ebs-bandwidth",
+    "karpenter.k8s.aws/instance-gpu-name",
+    "karpenter.k8s.aws/instance-gpu-manufacturer",
+    "karpenter.k8s.aws/instance-gpu-count",
+    "karpenter.k8s.aws/instance-gpu-memory",
+    "karpenter.k8s.aws/instance-local-nvme",
+    NULL};
+
+static nw_resource_list resources(aws_state *s, nw_arena *a, size_t n,
+                                  const char *const *names,
+                                  const int64_t *values) {
+  nw_resource *r = s->host->arena_alloc(a, n * sizeof(*r));
+  size_t k = 0;
+  for (size_t i = 0; r && i < n; i++)
+    if (values[i] > 0)
+      r[k++] = (nw_resource){names[i], values[i]};
+  return (nw_resource_list){r ? k : 0, r};
+}
+
+static int64_t root_volume(const aws_node_class *nc) {
+  if (!nc)
+    return 20 * GIB;
+  for (size_t i = 0; i < nc->n_block_devices; i++)
+    if (nc->block_devices[i].root || i == 0)
+      if (nc->block_devices[i].volume_size > 0)
+        return nc->block_devices[i].volume_size;
+  return 20 * GIB;
+}
+
+static void fill_capacity(aws_state *s, nw_arena *a, const aws_itype *t,
+                          const aws_node_class *nc, nw_instance_type *it) {
+  aws_kubelet k;
+  if (nc)
+    k = nc->kubelet;
+  else
+    aws_kubelet_defaults(&k);
+  aws_capacity c;
+  aws_capacity_compute(t, &k, s->vm_overhead, root_volume(nc), &c);
+  const char *gpu_res = t->gpu_manufacturer &&
+                                strcmp(t->gpu_manufacturer, "nvidia") == 0
+                            ? "nvidia.com/gpu"
+                            : "amd.com/gpu";
+  const char *cap_names[] = {"cpu", "memory", "pods", "ephemeral-storage",
+                             gpu_res};
+  int64_t cap_vals[] = {c.cpu_m, c.memory, c.pods, c.ephemeral, c.gpus};
+  it->capacity = resources(s, a, 5, cap_names, cap_vals);
+  const char *ov_names[] = {"cpu", "memory", "ephemeral-storage"};
+  int64_t kr[] = {c.kr_cpu_m, c.kr_memory, c.kr_ephemeral};
+  int64_t sr[] = {c.sr_cpu_m, c.sr_memory, c.sr_ephemeral};
+  const char *ev_names[] = {"memory", "ephemeral-storage"};
+  int64_t ev[] = {c.ev_memory, c.ev_ephemeral};
+  it->kube_reserved = resources(s, a, 3, ov_names, kr);
+  it->system_reserved = resources(s, a, 3, ov_names, sr);
+  it->eviction_threshold = resources(s, a, 2, ev_names, ev);
+}
+
+static int zone_in(const aws_resolved *r, const char *zone) {
+  if (!r)
+    return 1;
+  return subnet_for(r, zone) != NULL;
+}
+
+static void fill_type(aws_state *s, nw_arena *a, const aws_itype *t,
+                      const aws_node_class *nc, const aws_resolved *r,
+                      nw_instance_type *it) {
+  it->name = adup(s, a, t->name);
+  req_builder b = {s->host->arena_alloc(a, 24 * sizeof(nw_requirement)), 0, 24};
+  if (!b.items)
+    b.cap = 0;
+  for (size_t i = 0; LABEL_KEYS[i]; i++) {
+    char buf[64];
+    const char *v = aws_label_value(t, LABEL_KEYS[i], buf);
+    if (v)
+      req_add(s, a, &b, LABEL_KEYS[i], NW_OP_IN, &v, 1);
+    else
+      req_add(s, a, &b, LABEL_KEYS[i], NW_OP_DOES_NOT_EXIST, NULL, 0);
+  }
+  const char **zones = calloc(t->n_zones + 1, sizeof(char *));
+  size_t nz = 0;
+  for (size_t i = 0; zones && i < t->n_zones; i++)
+    if (zone_in(r, t->zones[i]))
+      zones[nz++] = t->zones[i];
+  req_add(s, a, &b, "topology.kubernetes.io/zone", NW_OP_IN, zones, nz);
+  const char *cts[2];
+  size_t nct = 0;
+  if (t->spot)
+    cts[nct++] = NW_CAPACITY_SPOT;
+  if (t->on_demand)
+    cts[nct++] = NW_CAPACITY_ON_DEMAND;
+  req_add(s, a, &b, "karpenter.sh/capacity-type", NW_OP_IN, cts, nct);
+  it->requirements = (nw_requirements){b.len, b.items};
+
+  nw_offering *offs = s->host->arena_alloc(a, (nz * 2 + 1) * sizeof(*offs));
+  size_t no = 0;
+  for (size_t z = 0; offs && z < nz; z++) {
+    for (size_t c = 0; c < nct; c++) {
+      double price = aws_price(s, t->name, cts[c]);
+      offs[no++] = (nw_offering){
+          .zone = adup(s, a, zones[z]),
+          .capacity_type = cts[c],
+          .price = price,
+          .available = price >= 0 && !aws_is_unavailable(s, t->name, zones[z], cts[c])};
+    }
+  }
+  free(zones);
+  it->n_offerings = no;
+  it->offerings = offs;
+  fill_capacity(s, a, t, nc, it);
+}
+
+static int arch_ok(const aws_resolved *r, const char *arch) {
+  return !r || ami_for(r, arch) != NULL;
+}
+
+nw_status aws_instance_types(aws_state *s, const char *node_class_json,
+                             nw_arena *arena, nw_instance_types *out,
+                             nw_error *err) {
+  out->len = 0;
+  out->items = NULL;
+  aws_node_class nc;
+  aws_resolved *r = NULL;
+  int have_nc = 0;
+  nw_status st = NW_OK;
+  if (node_class_json) {
+    st = aws_node_class_parse(node_class_json, &nc, err);
+    if (st != NW_OK)
+      return st;
+    have_nc = 1;
+    r = calloc(1, sizeof(*r));
+    st = r ? aws_resolve_node_class(s, &nc, arena, r, err)
+           : nw_aws_error(err, NW_ERR, "aws: out of memory");
+  }
+  if (st == NW_OK)
+    st = aws_catalog_refresh(s, arena, err);
+  if (st == NW_OK) {
+    pthread_mutex_lock(&s->mu);
+    nw_instance_type *items =
+        s->host->arena_alloc(arena, (s->catalog.len + 1) * sizeof(*items));
+    size_t n = 0;
+    for (size_t i = 0; items && i < s->catalog.len; i++) {
+      const aws_itype *t = &s->catalog.items[i];
+      if (!arch_ok(r, t->arch))
+        continue;
+      fill_type(s, arena, t, have_nc ? &nc : NULL, r, &items[n++]);
+    }
+    pthread_mutex_unlock(&s->mu);
+    out->len = n;
+    out->items = items;
+  }
+  free(r);
+  if (have_nc)
+    aws_node_class_free(&nc);
+  return st;
+}
+
+/* --------------------------------------------------------- user data */
+
+static char *base64(const char *s) {
+  size_t n = strlen(s);
+  char *out = malloc(4 * ((n + 2) / 3) + 1);
+  if (out)
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
+  return out;
+}
+
+static const char *effect_name(nw_taint_effect e) {
+  switch (e) {
+  case NW_TAINT_NO_EXECUTE:
+    return "NoExecute";
+  case NW_TAINT_PREFER_NO_SCHEDULE:
+    return "PreferNoSchedule";
+  default:
+    return "NoSchedule";
+  }
+}
+
+static void node_labels(nw_aws_buf *b, const nw_node_claim *claim,
+                        const char *sep, const char *kv_fmt) {
+  nw_aws_buf_printf(b, kv_fmt, TAG_NODEPOOL, claim->nodepool ? claim->nodepool : "");
+  for (size_t i = 0; i < claim->labels.len; i++) {
+    if (strcmp(claim->labels.items[i].key, TAG_NODEPOOL) == 0)
+      continue;
+    nw_aws_buf_puts(b, sep);
+    nw_aws_buf_printf(b, kv_fmt, claim->labels.items[i].key,
+                      claim->labels.items[i].value);
+  }
+}
+
+static void taint_list(nw_aws_buf *b, const nw_node_claim *claim) {
+  const nw_taints *lists[] = {&claim->taints, &claim->startup_taints};
+  int first = 1;
+  for (int l = 0; l < 2; l++)
+    for (size_t i = 0; i < lists[l]->len; i++) {
+      const nw_taint *t = &lists[l]->items[i];
+      nw_aws_buf_printf(b, "%s%s=%s:%s", first ? "" : ",", t->key,
+                        t->value ? t->value : "", effect_name(t->effect));
+      first = 0;
+    }
+}
+
+/* AL2023: a MIME multipart document whose nodeadm NodeConfig part joins the
+ * cluster; the user's own user data follows as its own part(s). */
+static void user_data_al2023(aws_state *s, const aws_node_class *nc,
+                             const nw_node_claim *claim, int64_t max_pods,
+                             nw_aws_buf *b) {
+  nw_aws_buf_puts(b, "MIME-Version: 1.0\nContent-Type: multipart/mixed; "
+                     "boundary=\"//\"\n\n");
+  if (nc->user_data && *nc->user_data) {
+    const char *u = nc->user_data;
+    if (strncmp(u, "MIME-Version", 12) == 0) {
+      /* Keep the user's parts: everything between its first boundary and
+       * its closing one, assuming the same "//" boundary Karpenter docs
+       * use; other boundaries are carried as one opaque part. */
+      const char *first = strstr(u, "\n--");
+      const char *end = first ? strstr(first + 3, "--\n") : NULL;
+      if (first && end && strstr(u, "boundary=\"//\"")) {
+        nw_aws_buf_append(b, first + 1, (size_t)(end - first) - 1);
+      } else {
+        nw_aws_buf_printf(b, "--//\nContent-Type: text/x-shellscript\n\n%s\n", u);
+      }
+    } else if (strstr(u, "kind: NodeConfig")) {
+      nw_aws_buf_printf(b, "--//\nContent-Type: application/node.eks.aws\n\n%s\n", u);
+    } else {
+      nw_aws_buf_printf(b, "--//\nContent-Type: text/x-shellscript; "
+                           "charset=\"us-ascii\"\n\n%s\n", u);
+    }
+  }
+  nw_aws_buf_printf(b,
+                    "--//\nContent-Type: application/node.eks.aws\n\n"
+                    "apiVersion: node.eks.aws/v1alpha1\nkind: NodeConfig\n"
+                    "spec:\n  cluster:\n    name: %s\n"
+                    "    apiServerEndpoint: %s\n"
+                    "    certificateAuthority: %s\n"
+                    "  kubelet:\n    config:\n      maxPods: %lld\n"
+                    "    flags:\n    - --node-labels=",
+                    s->cluster, s->cluster_endpoint, s->cluster_ca,
+                    (long long)max_pods);
+  node_labels(b, claim, ",", "%s=%s");
+  if (claim->taints.len + claim->startup_taints.len) {
+    nw_aws_buf_puts(b, "\n    - --register-with-taints=");
+    taint_list(b, claim);
+  }
+  nw_aws_buf_puts(b, "\n--//--\n");
+}
+
+/* Bottlerocket: TOML settings; the user's TOML comes first and ours
+ * follows, so a user table that nodewright also writes is rejected. */
+static nw_status user_data_bottlerocket(aws_state *s, const aws_node_class *nc,
+                                        const nw_node_claim *claim,
+                                        int64_t max_pods, nw_aws_buf *b,
+                                        nw_error *err) {
+  if (nc->user_data && strstr(nc->user_data, "[settings.kubernetes]"))
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "EC2NodeClass %s: userData may not set "
+                        "[settings.kubernetes] for Bottlerocket; nodewright "
+                        "writes that table (use [settings.kubernetes.*] "
+                        "sub-tables)",
+                        nc->name ? nc->name : "");
+  if (nc->user_data && *nc->user_data)
+    nw_aws_buf_printf(b, "%s\n", nc->user_data);
+  nw_aws_buf_printf(b,
+                    "[settings.kubernetes]\ncluster-name = \"%s\"\n"
+                    "api-server = \"%s\"\ncluster-certificate = \"%s\"\n"
+                    "max-pods = %lld\n\n[settings.kubernetes.node-labels]\n",
+                    s->cluster, s->cluster_endpoint, s->cluster_ca,
+                    (long long)max_pods);
+  node_labels(b, claim, "\n", "\"%s\" = \"%s\"");
+  nw_aws_buf_puts(b, "\n");
+  const nw_taints *lists[] = {&claim->taints, &claim->startup_taints};
+  int any = claim->taints.len + claim->startup_taints.len > 0;
+  if (any)
+    nw_aws_buf_puts(b, "\n[settings.kubernetes.node-taints]\n");
+  for (int l = 0; l < 2; l++)
+    for (size_t i = 0; i < lists[l]->len; i++) {
+      const nw_taint *t = &lists[l]->items[i];
+      nw_aws_buf_printf(b, "\"%s\" = [\"%s:%s\"]\n", t->key,
+                        t->value ? t->value : "", effect_name(t->effect));
+    }
+  return NW_OK;
+}
+
+static nw_status user_data(aws_state *s, const aws_node_class *nc,
+                           const nw_node_claim *claim, int64_t max_pods,
+                           char **out, nw_error *err) {
+  nw_aws_buf b = {0};
+  nw_status st = NW_OK;
+  if (strcasecmp(nc->ami_family, "Bottlerocket") == 0) {
+    st = user_data_bottlerocket(s, nc, claim, max_pods, &b, err);
+  } else if (strcasecmp(nc->ami_family, "AL2023") == 0) {
+    user_data_al2023(s, nc, claim, max_pods, &b);
+  } else if (strcasecmp(nc->ami_family, "AL2") == 0) {
+    nw_aws_buf_printf(&b, "#!/bin/bash -xe\n%s\n/etc/eks/bootstrap.sh '%s' "
+                          "--apiserver-endpoint '%s' --b64-cluster-ca '%s' "
+                          "--use-max-pods false --kubelet-extra-args "
+                          "'--max-pods=%lld --node-labels=",
+                      nc->user_data ? nc->user_data : "", s->cluster,
+                      s->cluster_endpoint, s->cluster_ca, (long long)max_pods);
+    node_labels(&b, claim, ",", "%s=%s");
+    nw_aws_buf_puts(&b, "'\n");
+  } else {
+    nw_aws_buf_puts(&b, nc->user_data ? nc->user_data : "");
+  }
+  if (st != NW_OK) {
+    nw_aws_buf_free(&b);
+    return st;
+  }
+  *out = nw_aws_buf_take(&b);
+  return *out ? NW_OK : nw_aws_error(err, NW_ERR, "aws: out of memory");
+}
+
+/* --------------------------------------------------- launch templates */
+
+static void add_tag_spec(nw_aws_params *p, int idx, const char *type,
+                         size_t n, const char *const *keys,
+                         const char *const *values, const char *prefix) {
+  nw_aws_params_addf(p, type, "%sTagSpecification.%d.ResourceType", prefix,
+                     idx);
+  for (size_t i = 0; i < n; i++) {
+    nw_aws_params_addf(p, keys[i], "%sTagSpecification.%d.Tag.%zu.Key", prefix,
+                       idx, i + 1);
+    nw_aws_params_addf(p, values[i], "%sTagSpecification.%d.Tag.%zu.Value",
+                       prefix, idx, i + 1);
+  }
+}
+
+static nw_status lt_data(aws_state *s, const aws_node_class *nc,
+                         const aws_resolved *r, const aws_ami *ami,
+                         const nw_node_claim *claim, int64_t max_pods,
+                         nw_aws_params *p, nw_error *err) {
+  const char *D = "LaunchTemplateData.";
+  char name[160];
+  nw_aws_params_addf(p, ami->id, "%sImageId", D);
+  for (size_t i = 0; i < r->n_sgs; i++)
+    nw_aws_params_addf(p, r->sgs[i], "%sSecurityGroupId.%zu", D, i + 1);
+  if (nc->instance_profile)
+    nw_aws_params_addf(p, nc->instance_profile, "%sIamInstanceProfile.Name", D);
+  nw_aws_params_addf(p, nc->http_endpoint ? nc->http_endpoint : "enabled",
+                     "%sMetadataOptions.HttpEndpoint", D);
+  nw_aws_params_addf(p, nc->http_tokens ? nc->http_tokens : "required",
+                     "%sMetadataOptions.HttpTokens", D);
+  snprintf(name, sizeof(name), "%lld", (long long)nc->http_hop_limit);
+  nw_aws_params_addf(p, name, "%sMetadataOptions.HttpPutResponseHopLimit", D);
+  if (nc->http_protocol_ipv6)
+    nw_aws_params_addf(p, nc->http_protocol_ipv6,
+                       "%sMetadataOptions.HttpProtocolIpv6", D);
+  if (nc->detailed_monitoring)
+    nw_aws_params_addf(p, "true", "%sMonitoring.Enabled", D);
+  for (size_t i = 0; i < nc->n_block_devices; i++) {
+    const aws_block_device *bd = &nc->block_devices[i];
+    char pre[96];
+    snprintf(pre, sizeof(pre), "%sBlockDeviceMapping.%zu.", D, i + 1);
+    nw_aws_params_addf(p, bd->device_name, "%sDeviceName", pre);
+    if (bd->volume_size > 0) {
+      snprintf(name, sizeof(name), "%lld",
+               (long long)((bd->volume_size + GIB - 1) / GIB));
+      nw_aws_params_addf(p, name, "%sEbs.VolumeSize", pre);
+    }
+    if (bd->volume_type)
+      nw_aws_params_addf(p, bd->volume_type, "%sEbs.VolumeType", pre);
+    if (bd->encrypted >= 0)
+      nw_aws_params_addf(p, bd->encrypted ? "true" : "false", "%sEbs.Encrypted",
+                         pre);
+    if (bd->kms_key_id)
+      nw_aws_params_addf(p, bd->kms_key_id, "%sEbs.KmsKeyId", pre);
+    if (bd->iops > 0) {
+      snprintf(name, sizeof(name), "%lld", (long long)bd->iops);
+      nw_aws_params_addf(p, name, "%sEbs.Iops", pre);
+    }
+    if (bd->throughput > 0) {
+      snprintf(name, sizeof(name), "%lld", (long long)bd->throughput);
+      nw_aws_params_addf(p, name, "%sEbs.Throughput", pre);
+    }
+    if (bd->delete_on_termination >= 0)
+      nw_aws_params_addf(p, bd->delete_on_termination ? "true" : "false",
+                         "%sEbs.DeleteOnTermination", pre);
+  }
+  char *ud = NULL;
+  nw_status st = user_data(s, nc, claim, max_pods, &ud, err);
+  if (st != NW_OK)
+    return st;
+  char *b64 = base64(ud);
+  free(ud);
+  if (!b64)
+    return nw_aws_error(err, NW_ERR, "aws: out of memory");
+  nw_aws_params_addf(p, b64, "%sUserData", D);
+  free(b64);
+  return NW_OK;
+}
+
+static const char *lt_cached(aws_state *s, const char *name, char *id,
+                             size_t len) {
+  const char *hit = NULL;
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < s->n_lts && !hit; i++)
+    if (strcmp(s->lt_names[i], name) == 0) {
+      snprintf(id, len, "%s", s->lt_ids[i]);
+      hit = id;
+    }
+  pthread_mutex_unlock(&s->mu);
+  return hit;
+}
+
+static void lt_remember(aws_state *s, const char *name, const char *id) {
+  pthread_mutex_lock(&s->mu);
+  if (s->n_lts == s->cap_lts) {
+    size_t cap = s->cap_lts ? s->cap_lts * 2 : 8;
+    char **n = realloc(s->lt_names, cap * sizeof(*n));
+    if (n)
+      s->lt_names = n;
+    char **i = n ? realloc(s->lt_ids, cap * sizeof(*i)) : NULL;
+    if (i)
+      s->lt_ids = i;
+    if (n && i)
+      s->cap_lts = cap;
+  }
+  if (s->n_lts < s->cap_lts) {
+    s->lt_names[s->n_lts] = strdup(name);
+    s->lt_ids[s->n_lts++] = strdup(id);
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+static nw_status lt_lookup(aws_state *s, const char *name, nw_arena *arena,
+                           char *id, size_t len, nw_error *err) {
+  nw_aws_params p = {0};
+  nw_aws_params_add(&p, "LaunchTemplateName.1", name);
+  xmlDocPtr doc = NULL;
+  nw_aws_fault f;
+  nw_status st = nw_aws_query(s->client, "ec2", "DescribeLaunchTemplates",
+                              EC2_VERSION, &p, arena, &doc, &f, err);
+  nw_aws_params_free(&p);
+  if (st != NW_OK)
+    return st;
+  char *got = nw_aws_xml_text(xmlDocGetRootElement(doc),
+                              "launchTemplates/item/launchTemplateId");
+  xmlFreeDoc(doc);
+  if (!got)
+    return NW_ERR_NOT_FOUND;
+  snprintf(id, len, "%s", got);
+  free(got);
+  return NW_OK;
+}
+
+/* The launch template for this content: named by a hash of its data, so
+ * identical launches share one and any change makes a new one. */
+static nw_status ensure_lt(aws_state *s, const aws_node_class *nc,
+                           const aws_resolved *r, const aws_ami *ami,
+                           const nw_node_claim *claim, int64_t max_pods,
+                           nw_arena *arena, char *id, size_t len,
+                           nw_error *err) {
+  nw_aws_params data = {0};
+  nw_status st = lt_data(s, nc, r, ami, claim, max_pods, &data, err);
+  if (st != NW_OK) {
+    nw_aws_params_free(&data);
+    return st;
+  }
+  nw_aws_buf content = {0};
+  for (size_t i = 0; i < data.len; i++)
+    nw_aws_buf_printf(&content, "%s=%s\n", data.names[i], data.values[i]);
+  char hash[65];
+  nw_aws_sha256_hex(content.data ? content.data : "", content.len, hash);
+  nw_aws_buf_free(&content);
+  char name[128];
+  snprintf(name, sizeof(name), "nodewright/%s/%.16s", s->cluster, hash);
+  if (lt_cached(s, name, id, len)) {
+    nw_aws_params_free(&data);
+    s->host->counter_add(s->h, "aws_launch_template_reused_total", NULL, 1);
+    return NW_OK;
+  }
+  st = lt_lookup(s, name, arena, id, len, err);
+  if (st == NW_OK || (st != NW_ERR_NOT_FOUND)) {
+    nw_aws_params_free(&data);
+    if (st == NW_OK) {
+      lt_remember(s, name, id);
+      s->host->counter_add(s->h, "aws_launch_template_reused_total", NULL, 1);
+    }
+    return st;
+  }
+  nw_aws_params_add(&data, "LaunchTemplateName", name);
+  char *ckey = cluster_tag_key(s);
+  const char *keys[] = {TAG_CLUSTER, ckey ? ckey : "", TAG_NODECLASS};
+  const char *vals[] = {s->cluster, "owned", nc->name ? nc->name : ""};
+  add_tag_spec(&data, 1, "launch-template", 3, keys, vals, "");
+  free(ckey);
+  xmlDocPtr doc = NULL;
+  st = nw_aws_query(s->client, "ec2", "CreateLaunchTemplate", EC2_VERSION,
+                    &data, arena, &doc, NULL, err);
+  nw_aws_params_free(&data);
+  if (st != NW_OK)
+    return st;
+  char *got = nw_aws_xml_text(xmlDocGetRootElement(doc),
+                              "launchTemplate/launchTemplateId");
+  xmlFreeDoc(doc);
+  if (!got)
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "ec2 CreateLaunchTemplate: answer has no "
+                        "launchTemplateId");
+  snprintf(id, len, "%s", got);
+  free(got);
+  lt_remember(s, name, id);
+  s->host->counter_add(s->h, "aws_launch_template_created_total", NULL, 1);
+  s->host->log(s->h, NW_LOG_INFO, "created launch template %s (%s)", name, id);
+  return NW_OK;
+}
+
+/* ----------------------------------------------------------- instances */
+
+static nw_instance_state parse_state(const char *name) {
+  if (!name)
+    return NW_INSTANCE_PENDING;
+  if (strcmp(name, "running") == 0)
+    return NW_INSTANCE_RUNNING;
+  if (strcmp(name, "stopping") == 0)
+    return NW_INSTANCE_STOPPING;
+  if (strcmp(name, "stopped") == 0)
+    return NW_INSTANCE_STOPPED;
+  if (strcmp(name, "shutting-down") == 0)
+    return NW_INSTANCE_TERMINATING;
+  if (strcmp(name, "terminated") == 0)
+    return NW_INSTANCE_TERMINATED;
+  return NW_INSTANCE_PENDING;
+}
+
+static void instance_labels(aws_state *s, nw_arena *a, const aws_itype *t,
+                            const char *zone, const char *ct,
+                            const char *nodepool, nw_labels *out) {
+  nw_kv *kv = s->host->arena_alloc(a, 24 * sizeof(*kv));
+  size_t n = 0;
+  for (size_t i = 0; kv && t && LABEL_KEYS[i]; i++) {
+    char buf[64];
+    const char *v = aws_label_value(t, LABEL_KEYS[i], buf);
+    if (v)
+      kv[n++] = (nw_kv){LABEL_KEYS[i], adup(s, a, v)};
+  }
+  if (kv) {
+    kv[n++] = (nw_kv){"topology.kubernetes.io/zone", adup(s, a, zone)};
+    kv[n++] = (nw_kv){"karpenter.sh/capacity-type", adup(s, a, ct)};
+    if (nodepool)
+      kv[n++] = (nw_kv){TAG_NODEPOOL, adup(s, a, nodepool)};
+  }
+  out->len = kv ? n : 0;
+  out->items = kv;
+}
+
+static void instance_resources(aws_state *s, nw_arena *a, const aws_itype *t,
+                               nw_node_instance *out) {
+  if (!t)
+    return;
+  nw_instance_type it;
+  memset(&it, 0, sizeof(it));
+  fill_capacity(s, a, t, NULL, &it);
+  out->capacity = it.capacity;
+  /* allocatable = capacity - kube-reserved - system-reserved - eviction */
+  nw_resource *al = s->host->arena_alloc(a, it.capacity.len * sizeof(*al) + 1);
+  for (size_t i = 0; al && i < it.capacity.len; i++) {
+    int64_t v = it.capacity.items[i].value;
+    const nw_resource_list *subs[] = {&it.kube_reserved, &it.system_reserved,
+                                      &it.eviction_threshold};
+    for (int l = 0; l < 3; l++)
+      for (size_t j = 0; j < subs[l]->len; j++)
+        if (strcmp(subs[l]->items[j].name, it.capacity.items[i].name) == 0)
+          v -= subs[l]->items[j].value;
+    al[i] = (nw_resource){it.capacity.items[i].name, v < 0 ? 0 : v};
+  }
+  out->allocatable = (nw_resource_list){al ? it.capacity.len : 0, al};
+}
+
+/* Fills out from a DescribeInstances item. */
+static void parse_instance(aws_state *s, nw_arena *a, xmlNodePtr it,
+                           nw_node_instance *out) {
+  memset(out, 0, sizeof(*out));
+  char *id = nw_aws_xml_text(it, "instanceId");
+  char *type = nw_aws_xml_text(it, "instanceType");
+  char *zone = nw_aws_xml_text(it, "placement/availabilityZone");
+  char *image = nw_aws_xml_text(it, "imageId");
+  char *state = nw_aws_xml_text(it, "instanceState/name");
+  char *launch = nw_aws_xml_text(it, "launchTime");
+  char *life = nw_aws_xml_text(it, "instanceLifecycle");
+  const char *ct = life && strcmp(life, "spot") == 0 ? NW_CAPACITY_SPOT
+                                                      : NW_CAPACITY_ON_DEMAND;
+  char pid[128];
+  snprintf(pid, sizeof(pid), "aws:///%s/%s", zone ? zone : "", id ? id : "");
+  out->provider_id = adup(s, a, pid);
+  out->instance_type = adup(s, a, type);
+  out->zone = adup(s, a, zone);
+  out->image_id = adup(s, a, image);
+  out->capacity_type = ct;
+  out->state = parse_state(state);
+  int64_t t = launch ? nw_aws_parse_iso8601(launch) : -1;
+  out->created_at_ms = t > 0 ? t : 0;
+  xmlNodePtr tags = nw_aws_xml_child(it, "tagSet");
+  for (xmlNodePtr tg = nw_aws_xml_child(tags, "item"); tg;
+       tg = nw_aws_xml_next(tg, "item")) {
+    char *k = nw_aws_xml_text(tg, "key");
+    char *v = nw_aws_xml_text(tg, "value");
+    if (k && strcmp(k, TAG_CLAIM) == 0)
+      out->claim_name = adup(s, a, v);
+    if (k && strcmp(k, TAG_NODEPOOL) == 0)
+      out->nodepool = adup(s, a, v);
+    free(k);
+    free(v);
+  }
+  pthread_mutex_lock(&s->mu);
+  const aws_itype *itp = type ? aws_catalog_find(&s->catalog, type) : NULL;
+  instance_labels(s, a, itp, zone ? zone : "", ct, out->nodepool, &out->labels);
+  instance_resources(s, a, itp, out);
+  pthread_mutex_unlock(&s->mu);
+  aws_remember_instance(s, id, zone);
+  free(id);
+  free(type);
+  free(zone);
+  free(image);
+  free(state);
+  free(launch);
+  free(life);
+}
+
+/* DescribeInstances with params; every instance item is passed to fn. */
+typedef void (*instance_fn)(aws_state *s, nw_arena *a, xmlNodePtr item,
+                            void *user);
+
+static nw_status describe_instances(aws_state *s, nw_aws_params *base,
+                                    nw_arena *arena, instance_fn fn,
+                                    void *user, nw_error *err) {
+  char *token = NULL;
+  nw_status st = NW_OK;
+  for (int page = 0; page < 1000; page++) {
+    nw_aws_params p = {0};
+    for (size_t i = 0; i < base->len; i++)
+      nw_aws_params_add(&p, base->names[i], base->values[i]);
+    if (token)
+      nw_aws_params_add(&p, "NextToken", token);
+    free(token);
+    token = NULL;
+    xmlDocPtr doc = NULL;
+    st = nw_aws_query(s->client, "ec2", "DescribeInstances", EC2_VERSION, &p,
+                      arena, &doc, NULL, err);
+    nw_aws_params_free(&p);
+    if (st != NW_OK)
+      break;
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    xmlNodePtr rs = nw_aws_xml_child(root, "reservationSet");
+    for (xmlNodePtr r = nw_aws_xml_child(rs, "item"); r;
+         r = nw_aws_xml_next(r, "item")) {
+      xmlNodePtr is = nw_aws_xml_child(r, "instancesSet");
+      for (xmlNodePtr it = nw_aws_xml_child(is, "item"); it;
+           it = nw_aws_xml_next(it, "item"))
+        fn(s, arena, it, user);
+    }
+    token = nw_aws_xml_text(root, "nextToken");
+    xmlFreeDoc(doc);
+    if (!token || !*token)
+      break;
+  }
+  free(token);
+  return st;
+}
+
+typedef struct collect_ctx {
+  nw_node_instance *items;
+  size_t len, cap;
+  int skip_terminated;
+} collect_ctx;
+
+static void collect_instance(aws_state *s, nw_arena *a, xmlNodePtr it,
+                             void *user) {
+  collect_ctx *c = user;
+  char *state = nw_aws_xml_text(it, "instanceState/name");
+  int terminated = state && strcmp(state, "terminated") == 0;
+  free(state);
+  if (terminated && c->skip_terminated)
+    return;
+  if (c->len == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 16;
+    nw_node_instance *n = s->host->arena_alloc(a, cap * sizeof(*n));
+    if (!n)
+      return;
+    if (c->items)
+      memcpy(n, c->items, c->len * sizeof(*n));
+    c->items = n;
+    c->cap = cap;
+  }
+  parse_instance(s, a, it, &c->items[c->len++]);
+}
+
+static void add_owned_filters(aws_state *s, nw_aws_params *p, int *nf) {
+  char *ckey = cluster_tag_key(s);
+  char name[320];
+  snprintf(name, sizeof(name), "tag:%s", ckey ? ckey : "");
+  const char *owned = "owned";
+  add_filter(p, nf, name, &owned, 1);
+  free(ckey);
+  const char *np = TAG_NODEPOOL;
+  add_filter(p, nf, "tag-key", &np, 1);
+  static const char *const live[] = {"pending", "running", "stopping",
+                                     "stopped", "shutting-down"};
+  add_filter(p, nf, "instance-state-name", live, 5);
+}
+
+nw_status aws_list(aws_state *s, nw_arena *arena, nw_node_instances *out,
+                   nw_error *err) {
+  out->len = 0;
+  out->items = NULL;
+  nw_status st = aws_catalog_refresh(s, arena, err);
+  if (st != NW_OK)
+    return st;
+  nw_aws_params p = {0};
+  int nf = 0;
+  add_owned_filters(s, &p, &nf);
+  collect_ctx c = {.skip_terminated = 1};
+  st = describe_instances(s, &p, arena, collect_instance, &c, err);
+  nw_aws_params_free(&p);
+  if (st == NW_OK) {
+    out->len = c.len;
+    out->items = c.items;
+  }
+  return st;
+}
+
+nw_status aws_get(aws_state *s, const char *provider_id, nw_arena *arena,
+                  nw_node_instance *out, nw_error *err) {
+  char idbuf[32];
+  const char *id = aws_instance_id(provider_id, idbuf);
+  if (!id)
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "aws: %s is not an AWS provider id "
+                        "(aws:///<zone>/<instance-id>)",
+                        provider_id ? provider_id : "(null)");
+  nw_status st = aws_catalog_refresh(s, arena, err);
+  if (st != NW_OK)
+    return st;
+  nw_aws_params p = {0};
+  nw_aws_params_add(&p, "InstanceId.1", id);
+  collect_ctx c = {.skip_terminated = 1};
+  st = describe_instances(s, &p, arena, collect_instance, &c, err);
+  nw_aws_params_free(&p);
+  if (st != NW_OK && st != NW_ERR_NOT_FOUND)
+    return st;
+  if (st == NW_ERR_NOT_FOUND || c.len == 0)
+    return nw_aws_error(err, NW_ERR_NOT_FOUND, "aws: instance %s not found", id);
+  *out = c.items[0];
+  return NW_OK;
+}
+
+nw_status aws_delete(aws_state *s, const char *provider_id, nw_error *err) {
+  char idbuf[32];
+  const char *id = aws_instance_id(provider_id, idbuf);
+  if (!id)
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "aws: %s is not an AWS provider id",
+                        provider_id ? provider_id : "(null)");
+  nw_aws_params p = {0};
+  nw_aws_params_add(&p, "InstanceId.1", id);
+  xmlDocPtr doc = NULL;
+  nw_status st = nw_aws_query(s->client, "ec2", "TerminateInstances",
+                              EC2_VERSION, &p, NULL, &doc, NULL, err);
+  nw_aws_params_free(&p);
+  if (st != NW_OK)
+    return st;
+  char *prev = nw_aws_xml_text(xmlDocGetRootElement(doc),
+                               "instancesSet/item/previousState/name");
+  xmlFreeDoc(doc);
+  int gone = prev && strcmp(prev, "terminated") == 0;
+  free(prev);
+  if (gone)
+    return nw_aws_error(err, NW_ERR_NOT_FOUND, "aws: instance %s already terminated",
+                        id);
+  s->host->counter_add(s->h, "aws_instances_terminated_total", NULL, 1);
+  return NW_OK;
+}
+
+/* ------------------------------------------------------------- create */
+
+typedef struct candidate {
+  const aws_itype *type;
+  const char *zone;
+  const aws_subnet *subnet;
+  const char *ct;
+  double price;
+} candidate;
+
+static int cmp_candidate(const void *a, const void *b) {
+  const candidate *x = a, *y = b;
+  if (x->price != y->price)
+    return x->price < y->price ? -1 : 1;
+  int c = strcmp(x->type->name, y->type->name);
+  return c ? c : strcmp(x->zone, y->zone);
+}
+
+/* Every (type, zone, capacity type) the claim allows, available now. */
+static size_t candidates(aws_state *s, const nw_node_claim *claim,
+                         const aws_resolved *r, candidate *out, size_t max) {
+  size_t n = 0;
+  for (size_t i = 0; i < s->catalog.len; i++) {
+    const aws_itype *t = &s->catalog.items[i];
+    if (!ami_for(r, t->arch) || !aws_type_matches(t, &claim->requirements))
+      continue;
+    for (size_t z = 0; z < t->n_zones; z++) {
+      const aws_subnet *sn = subnet_for(r, t->zones[z]);
+      if (!sn || !aws_value_allowed(&claim->requirements,
+                                    "topology.kubernetes.io/zone", t->zones[z]))
+        continue;
+      const char *cts[2] = {t->spot ? NW_CAPACITY_SPOT : NULL,
+                            t->on_demand ? NW_CAPACITY_ON_DEMAND : NULL};
+      for (int c = 0; c < 2; c++) {
+        if (!cts[c] || !aws_value_allowed(&claim->requirements,
+                                          "karpenter.sh/capacity-type", cts[c]))
+          continue;
+        double price = aws_price(s, t->name, cts[c]);
+        if (price < 0 || aws_is_unavailable(s, t->name, t->zones[z], cts[c]))
+          continue;
+        if (n < max)
+          out[n++] = (candidate){t, t->zones[z], sn, cts[c], price};
+      }
+    }
+  }
+  return n;
+}
+
+typedef struct existing_ctx {
+  nw_node_instance inst;
+  int found;
+} existing_ctx;
+
+static void first_live(aws_state *s, nw_arena *a, xmlNodePtr it, void *user) {
+  existing_ctx *c = user;
+  char *state = nw_aws_xml_text(it, "instanceState/name");
+  int live = state && strcmp(state, "terminated") != 0 &&
+             strcmp(state, "shutting-down") != 0;
+  free(state);
+  if (live && !c->found) {
+    parse_instance(s, a, it, &c->inst);
+    c->found = 1;
+  }
+}
+
+/* The instance an earlier create for this claim made, if any. */
+static nw_status find_claim_instance(aws_state *s, const nw_node_claim *claim,
+                                     nw_arena *arena, existing_ctx *c,
+                                     nw_error *err) {
+  nw_aws_params p = {0};
+  int nf = 0;
+  char *ckey = cluster_tag_key(s);
+  char name[320];
+  snprintf(name, sizeof(name), "tag:%s", ckey ? ckey : "");
+  free(ckey);
+  const char *owned = "owned";
+  add_filter(&p, &nf, name, &owned, 1);
+  add_filter(&p, &nf, "tag:" TAG_CLAIM, &claim->name, 1);
+  memset(c, 0, sizeof(*c));
+  nw_status st = describe_instances(s, &p, arena, first_live, c, err);
+  nw_aws_params_free(&p);
+  return st;
+}
+
+static void fleet_params(aws_state *s, const nw_node_claim *claim,
+                         const aws_node_class *nc, const candidate *cands,
+                         size_t n, const char *const *lt_ids,
+                         const char *const *archs, size_t n_archs,
+                         nw_aws_params *p) {
+  const char *ct = cands[0].ct;
+  nw_aws_params_add(p, "Type", "instant");
+  nw_aws_params_add(p, "TargetCapacitySpecification.TotalTargetCapacity", "1");
+  nw_aws_params_add(p, "TargetCapacitySpecification.DefaultTargetCapacityType",
+                    ct);
+  if (strcmp(ct, NW_CAPACITY_SPOT) == 0)
+    nw_aws_params_add(p, "SpotOptions.AllocationStrategy",
+                      "price-capacity-optimized");
+  else
+    nw_aws_params_add(p, "OnDemandOptions.AllocationStrategy", "lowest-price");
+  for (size_t a = 0; a < n_archs; a++) {
+    char pre[64];
+    snprintf(pre, sizeof(pre), "LaunchTemplateConfigs.%zu.", a + 1);
+    nw_aws_params_addf(p, lt_ids[a],
+                       "%sLaunchTemplateSpecification.LaunchTemplateId", pre);
+    nw_aws_params_addf(p, "$Latest", "%sLaunchTemplateSpecification.Version",
+                       pre);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (strcmp(cands[i].type->arch, archs[a]) != 0)
+        continue;
+      k++;
+      nw_aws_params_addf(p, cands[i].type->name, "%sOverrides.%zu.InstanceType",
+                         pre, k);
+      nw_aws_params_addf(p, cands[i].subnet->id, "%sOverrides.%zu.SubnetId",
+                         pre, k);
+      nw_aws_params_addf(p, cands[i].zone, "%sOverrides.%zu.AvailabilityZone",
+                         pre, k);
+    }
+  }
+  char *ckey = cluster_tag_key(s);
+  size_t nt = 6 + nc->n_tags;
+  const char **keys = calloc(nt, sizeof(char *));
+  const char **vals = calloc(nt, sizeof(char *));
+  if (keys && vals) {
+    size_t k = 0;
+    /* The user's tags first; ours win on conflict by coming last. */
+    for (size_t i = 0; i < nc->n_tags; i++) {
+      keys[k] = nc->tag_keys[i];
+      vals[k++] = nc->tag_values[i];
+    }
+    keys[k] = ckey ? ckey : "";
+    vals[k++] = "owned";
+    keys[k] = TAG_NODEPOOL;
+    vals[k++] = claim->nodepool ? claim->nodepool : "";
+    keys[k] = TAG_CLAIM;
+    vals[k++] = claim->name;
+    keys[k] = TAG_NODECLASS;
+    vals[k++] = nc->name ? nc->name : "";
+    keys[k] = TAG_NODECLASS_HASH;
+    vals[k++] = nc->hash;
+    keys[k] = "eks:eks-cluster-name";
+    vals[k++] = s->cluster;
+    add_tag_spec(p, 1, "instance", k, keys, vals, "");
+    add_tag_spec(p, 2, "volume", k, keys, vals, "");
+    add_tag_spec(p, 3, "fleet", k, keys, vals, "");
+  }
+  free(keys);
+  free(vals);
+  free(ckey);
+}
+
+/* Reads the fleet answer: the first instance, and capacity errors marked
+ * unavailable.  Returns NW_OK with *id set, or an error naming what failed. */
+static nw_status fleet_result(aws_state *s, xmlNodePtr root, const char *ct,
+                              char *id, size_t idlen, char *type, char *zone,
+                              nw_error *err) {
+  xmlNodePtr inst = nw_aws_xml_path(root, "fleetInstanceSet/item");
+  char *iid = inst ? nw_aws_xml_text(inst, "instanceIds/item") : NULL;
+  nw_aws_buf msg = {0};
+  int capacity_only = 1, n_err = 0;
+  xmlNodePtr errs = nw_aws_xml_child(root, "errorSet");
+  for (xmlNodePtr e = nw_aws_xml_child(errs, "item"); e;
+       e = nw_aws_xml_next(e, "item")) {
+    char *code = nw_aws_xml_text(e, "errorCode");
+    char *t = nw_aws_xml_text(e, "launchTemplateAndOverrides/overrides/instanceType");
+    char *z = nw_aws_xml_text(e, "launchTemplateAndOverrides/overrides/availabilityZone");
+    char *m = nw_aws_xml_text(e, "errorMessage");
+    if (nw_aws_is_capacity_code(code) && t)
+      aws_mark_unavailable(s, t, z && *z ? z : NULL, ct);
+    else
+      capacity_only = 0;
+    if (n_err++ < 6)
+      nw_aws_buf_printf(&msg, "%s%s/%s/%s: %s (%s)", n_err > 1 ? "; " : "",
+                        t ? t : "?", z ? z : "?", ct, code ? code : "error",
+                        m ? m : "");
+    free(code);
+    free(t);
+    free(z);
+    free(m);
+  }
+  nw_status st = NW_OK;
+  if (iid && *iid) {
+    snprintf(id, idlen, "%s", iid);
+    char *t = nw_aws_xml_text(inst, "instanceType");
+    char *z = nw_aws_xml_text(inst, "launchTemplateAndOverrides/overrides/availabilityZone");
+    snprintf(type, 64, "%s", t ? t : "");
+    snprintf(zone, 32, "%s", z ? z : "");
+    free(t);
+    free(z);
+  } else if (n_err == 0) {
+    st = nw_aws_error(err, NW_ERR, "ec2 CreateFleet: no instance and no error");
+  } else {
+    st = nw_aws_error(err,
+                      capacity_only ? NW_ERR_INSUFFICIENT_CAPACITY : NW_ERR_INVALID,
+                      "ec2 CreateFleet: %s", msg.data ? msg.data : "");
+  }
+  free(iid);
+  nw_aws_buf_free(&msg);
+  return st;
+}
+
+static void fill_created(aws_state *s, nw_arena *arena, const nw_node_claim *claim,
+                         const char *id, const aws_itype *t, const char *zone,
+                         const char *ct, const char *image,
+                         nw_node_instance *out) {
+  memset(out, 0, sizeof(*out));
+  char pid[128];
+  snprintf(pid, sizeof(pid), "aws:///%s/%s", zone, id);
+  out->provider_id = adup(s, arena, pid);
+  out->claim_name = adup(s, arena, claim->name);
+  out->nodepool = adup(s, arena, claim->nodepool);
+  out->instance_type = adup(s, arena, t->name);
+  out->zone = adup(s, arena, zone);
+  out->capacity_type = ct;
+  out->image_id = adup(s, arena, image);
+  out->state = NW_INSTANCE_PENDING;
+  out->created_at_ms = s->host->now_ms(s->h);
+  instance_labels(s, arena, t, zone, ct, claim->nodepool, &out->labels);
+  instance_resources(s, arena, t, out);
+  aws_remember_instance(s, id, zone);
+}
+
+static nw_status launch(aws_state *s, const nw_node_claim *claim,
+                        const aws_node_class *nc, const aws_resolved *r,
+                        nw_arena *arena, nw_node_instance *out,
+                        nw_error *err) {
+  size_t max = s->catalog.len * 16 + 1;
+  candidate *cands = calloc(max, sizeof(*cands));
+  if (!cands)
+    return nw_aws_error(err, NW_ERR, "aws: out of memory");
+  pthread_mutex_lock(&s->mu);
+  size_t n = candidates(s, claim, r, cands, max);
+  pthread_mutex_unlock(&s->mu);
+  /* Spot when the claim allows it and some spot offering is available,
+   * as Karpenter does; otherwise on-demand. */
+  int spot = 0;
+  for (size_t i = 0; i < n; i++)
+    spot |= strcmp(cands[i].ct, NW_CAPACITY_SPOT) == 0;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if ((strcmp(cands[i].ct, NW_CAPACITY_SPOT) == 0) == spot)
+      cands[k++] = cands[i];
+  n = k;
+  if (n == 0) {
+    free(cands);
+    return nw_aws_error(err, NW_ERR_INSUFFICIENT_CAPACITY,
+                        "aws: no available offering satisfies claim %s "
+                        "(instance types x zones x capacity types, after "
+                        "recent capacity errors)",
+                        claim->name);
+  }
+  qsort(cands, n, sizeof(*cands), cmp_candidate);
+  if (n > MAX_OVERRIDES)
+    n = MAX_OVERRIDES;
+
+  const char *archs[2];
+  char lt_ids[2][64];
+  const char *lt_ptrs[2];
+  size_t n_archs = 0;
+  nw_status st = NW_OK;
+  for (size_t i = 0; i < n && st == NW_OK; i++) {
+    int seen = 0;
+    for (size_t a = 0; a < n_archs; a++)
+      seen |= strcmp(archs[a], cands[i].type->arch) == 0;
+    if (seen || n_archs == 2)
+      continue;
+    const aws_ami *ami = ami_for(r, cands[i].type->arch);
+    /* User data carries max pods: the smallest among the overrides of
+     * this architecture keeps every type within its ENI limit. */
+    int64_t max_pods = 0;
+    for (size_t j = 0; j < n; j++) {
+      if (strcmp(cands[j].type->arch, cands[i].type->arch) != 0)
+        continue;
+      aws_capacity c;
+      aws_capacity_compute(cands[j].type, &nc->kubelet, s->vm_overhead, 0, &c);
+      if (max_pods == 0 || c.pods < max_pods)
+        max_pods = c.pods;
+    }
+    st = ensure_lt(s, nc, r, ami, claim, max_pods, arena, lt_ids[n_archs],
+                   sizeof(lt_ids[0]), err);
+    archs[n_archs] = cands[i].type->arch;
+    lt_ptrs[n_archs] = lt_ids[n_archs];
+    n_archs++;
+  }
+  if (st == NW_OK) {
+    nw_aws_params p = {0};
+    fleet_params(s, claim, nc, cands, n, lt_ptrs, archs, n_archs, &p);
+    xmlDocPtr doc = NULL;
+    st = nw_aws_query(s->client, "ec2", "CreateFleet", EC2_VERSION, &p, arena,
+                      &doc, NULL, err);
+    nw_aws_params_free(&p);
+    if (st == NW_ERR_INSUFFICIENT_CAPACITY) {
+      /* A whole-call capacity error: every override is out for now. */
+      for (size_t i = 0; i < n; i++)
+        aws_mark_unavailable(s, cands[i].type->name, cands[i].zone, cands[i].ct);
+    }
+    if (st == NW_OK) {
+      char id[32], type[64], zone[32];
+      st = fleet_result(s, xmlDocGetRootElement(doc), cands[0].ct, id,
+                        sizeof(id), type, zone, err);
+      if (st == NW_OK) {
+        const aws_itype *t = NULL;
+        const candidate *pick = &cands[0];
+        for (size_t i = 0; i < n; i++)
+          if (strcmp(cands[i].type->name, type) == 0 &&
+              (!zone[0] || strcmp(cands[i].zone, zone) == 0)) {
+            pick = &cands[i];
+            break;
+          }
+        t = pick->type;
+        fill_created(s, arena, claim, id, t, pick->zone, pick->ct,
+                     ami_for(r, t->arch)->id, out);
+        s->host->counter_add(s->h, "aws_instances_launched_total", NULL, 1);
+        s->host->log(s->h, NW_LOG_INFO, "claim %s: launched %s (%s, %s, %s)",
+                     claim->name, id, t->name, pick->zone, pick->ct);
+      }
+    }
+    xmlFreeDoc(doc);
+  }
+  free(cands);
+  return st;
+}
+
+nw_status aws_create(aws_state *s, const nw_node_claim *claim, nw_arena *arena,
+                     nw_node_instance *out, nw_error *err) {
+  if (!claim || !claim->name)
+    return nw_aws_error(err, NW_ERR_INVALID, "aws: claim without a name");
+  if (!claim->node_class_json)
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "aws: claim %s has no EC2NodeClass", claim->name);
+  existing_ctx ex;
+  nw_status st = aws_catalog_refresh(s, arena, err);
+  if (st == NW_OK)
+    st = find_claim_instance(s, claim, arena, &ex, err);
+  if (st != NW_OK)
+    return st;
+  if (ex.found) {
+    *out = ex.inst;
+    return NW_OK;
+  }
+  aws_node_class nc;
+  st = aws_node_class_parse(claim->node_class_json, &nc, err);
+  if (st != NW_OK)
+    return st;
+  aws_resolved *r = calloc(1, sizeof(*r));
+  st = r ? aws_resolve_node_class(s, &nc, arena, r, err)
+         : nw_aws_error(err, NW_ERR, "aws: out of memory");
+  if (st == NW_OK)
+    st = launch(s, claim, &nc, r, arena, out, err);
+  free(r);
+  aws_node_class_free(&nc);
+  return st;
+}
+
+/* -------------------------------------------------------------- drift */
+
+typedef struct drift_ctx {
+  char image[32];
+  char subnet[32];
+  char sgs[16][32];
+  size_t n_sgs;
+  char hash[32];
+  int found;
+} drift_ctx;
+
+static void drift_collect(aws_state *s, nw_arena *a, xmlNodePtr it,
+                          void *user) {
+  (void)s;
+  (void)a;
+  drift_ctx *d = user;
+  d->found = 1;
+  char *v = nw_aws_xml_text(it, "imageId");
+  snprintf(d->image, sizeof(d->image), "%s", v ? v : "");
+  free(v);
+  v = nw_aws_xml_text(it, "subnetId");
+  snprintf(d->subnet, sizeof(d->subnet), "%s", v ? v : "");
+  free(v);
+  xmlNodePtr gs = nw_aws_xml_child(it, "groupSet");
+  for (xmlNodePtr g = nw_aws_xml_child(gs, "item"); g && d->n_sgs < 16;
+       g = nw_aws_xml_next(g, "item")) {
+    v = nw_aws_xml_text(g, "groupId");
+    snprintf(d->sgs[d->n_sgs++], sizeof(d->sgs[0]), "%s", v ? v : "");
+    free(v);
+  }
+  xmlNodePtr tags = nw_aws_xml_child(it, "tagSet");
+  for (xmlNodePtr tg = nw_aws_xml_child(tags, "item"); tg;
+       tg = nw_aws_xml_next(tg, "item")) {
+    char *k = nw_aws_xml_text(tg, "key");
+    if (k && strcmp(k, TAG_NODECLASS_HASH) == 0) {
+      v = nw_aws_xml_text(tg, "value");
+      snprintf(d->hash, sizeof(d->hash), "%s", v ? v : "");
+      free(v);
+    }
+    free(k);
+  }
+}
+
+nw_status aws_is_drifted(aws_state *s, const nw_node_instance *inst,
+                         const char *node_class_json, nw_arena *arena,
+                         const char **reason, nw_error *err) {
+  *reason = NULL;
+  if (!node_class_json)
+    return NW_OK;
+  char idbuf[32];
+  const char *id = aws_instance_id(inst->provider_id, idbuf);
+  if (!id)
+    return nw_aws_error(err, NW_ERR_INVALID, "aws: bad provider id");
+  aws_node_class nc;
+  nw_status st = aws_node_class_parse(node_class_json, &nc, err);
+  if (st != NW_OK)
+    return st;
+  aws_resolved *r = calloc(1, sizeof(*r));
+  drift_ctx d = {0};
+  st = r ? aws_resolve_node_class(s, &nc, arena, r, err)
+         : nw_aws_error(err, NW_ERR, "aws: out of memory");
+  if (st == NW_OK) {
+    nw_aws_params p = {0};
+    nw_aws_params_add(&p, "InstanceId.1", id);
+    st = describe_instances(s, &p, arena, drift_collect, &d, err);
+    nw_aws_params_free(&p);
+  }
+  if (st == NW_OK && !d.found)
+    st = nw_aws_error(err, NW_ERR_NOT_FOUND, "aws: instance %s not found", id);
+  if (st == NW_OK) {
+    int ami_ok = 0, subnet_ok = 0, sg_ok = d.n_sgs == r->n_sgs;
+    for (size_t i = 0; i < r->n_amis; i++)
+      ami_ok |= strcmp(r->amis[i].id, d.image) == 0;
+    for (size_t i = 0; i < r->n_subnets; i++)
+      subnet_ok |= strcmp(r->subnets[i].id, d.subnet) == 0;
+    for (size_t i = 0; sg_ok && i < d.n_sgs; i++) {
+      int in = 0;
+      for (size_t j = 0; j < r->n_sgs; j++)
+        in |= strcmp(d.sgs[i], r->sgs[j]) == 0;
+      sg_ok = in;
+    }
+    if (d.hash[0] && strcmp(d.hash, nc.hash) != 0)
+      *reason = adup(s, arena, "NodeClassDrift");
+    else if (!ami_ok)
+      *reason = adup(s, arena, "AMIDrift");
+    else if (!subnet_ok)
+      *reason = adup(s, arena, "SubnetDrift");
+    else if (!sg_ok)
+      *reason = adup(s, arena, "SecurityGroupDrift");
+  }
+  free(r);
+  aws_node_class_free(&nc);
+  return st;
+}
