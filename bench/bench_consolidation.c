@@ -5,7 +5,8 @@
  * plugin loader and simulated by the scheduling core.
  *
  * The cluster is built in memory (decoding is not what is measured): N
- * nodes of 16 vCPU, 20 pods each of 100m-500m cpu (about a third full),
+ * nodes of 16 vCPU, 20 pods each on average (10 to 30) of 100m-500m cpu
+ * (about a third full on average),
  * one NodePool, a catalog of 2-32 vCPU types at 0.05 $/vCPU/h in three
  * zones.  The timed part is what a pass does: compile the scheduler
  * snapshot, build the candidates of each method, and let the strategy
@@ -242,12 +243,25 @@ int nw_bench_consolidation(int argc, char **argv) {
   }
   nw__sched_node *nodes = nw__arena_alloc(a, o.nodes * sizeof(*nodes));
   const json_t **claims = nw__arena_alloc(a, o.nodes * sizeof(*claims));
+  size_t n_total_pods = 0;
+  size_t swing = 0;
   for (size_t i = 0; i < o.nodes; i++) {
     nw__node *node = make_node(a, i);
-    const nw__pod **pods = nw__arena_alloc(a, o.pods_per_node * sizeof(*pods));
-    for (size_t k = 0; k < o.pods_per_node; k++)
+    /* Pairs of nodes trade pods (one gets +d, the next -d) so fullness
+     * varies from half to one and a half times the mean while the total
+     * stays nodes * pods_per_node. */
+    size_t n_pods = o.pods_per_node;
+    if (i % 2 == 0 && i + 1 < o.nodes) {
+      swing = nw_bench_randn(&rng, o.pods_per_node / 2 + 1);
+      n_pods += swing;
+    } else if (i % 2 == 1) {
+      n_pods -= swing;
+    }
+    const nw__pod **pods = nw__arena_alloc(a, (n_pods + 1) * sizeof(*pods));
+    for (size_t k = 0; k < n_pods; k++)
       pods[k] = make_pod(a, &rng, node->name, k);
-    nodes[i] = (nw__sched_node){.node = node, .n_pods = o.pods_per_node,
+    n_total_pods += n_pods;
+    nodes[i] = (nw__sched_node){.node = node, .n_pods = n_pods,
                                 .pods = pods, .nodepool = "default",
                                 .price = NODE_VCPU * CPU_PER_VCPU_PRICE};
     json_t *c = make_claim(node->name);
@@ -279,13 +293,13 @@ int nw_bench_consolidation(int argc, char **argv) {
            "\"pods\":%zu,\"seconds\":%.4f,\"commands\":%zu,"
            "\"nodes_moved\":%zu,\"candidates\":%zu,\"simulations\":%zu,"
            "\"savings_per_hour\":%.4f,\"peak_rss_mib\":%.1f}\n",
-           o.strategy, o.nodes, o.nodes * o.pods_per_node, secs, res.commands,
+           o.strategy, o.nodes, n_total_pods, secs, res.commands,
            res.moved_nodes, res.candidates, res.solves, res.savings,
            nw_bench_peak_rss_mib());
   else
     printf("consolidation (%s): %zu nodes, %zu pods: %.3f s, %zu commands "
            "moving %zu nodes, %zu simulations, savings %.2f $/h\n",
-           o.strategy, o.nodes, o.nodes * o.pods_per_node, secs, res.commands,
+           o.strategy, o.nodes, n_total_pods, secs, res.commands,
            res.moved_nodes, res.solves, res.savings);
   rc = 0;
 out:
