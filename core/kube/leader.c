@@ -151,9 +151,13 @@ static void on_get(void *user, nw__kube_response *resp) {
   observe(l, resp->body);
   const char *holder = nw__kube_str(resp->body, "spec.holderIdentity");
   int other = holder && *holder && strcmp(holder, l->o.identity) != 0;
-  if (other && l->seen_at_ms + l->seen_duration_ms > nw__kube_now_ms()) {
+  int64_t expires = l->seen_at_ms + l->seen_duration_ms;
+  int64_t now = nw__kube_now_ms();
+  if (other && expires > now) {
     lose(l, "another holder renewed the lease");
-    schedule(l, l->o.retry_ms);
+    /* Try again right when it would expire if not renewed, rather than
+     * up to a retry period later. */
+    schedule(l, expires - now < l->o.retry_ms ? (int)(expires - now) + 10 : l->o.retry_ms);
     return;
   }
   json_t *lease = json_deep_copy(resp->body);
