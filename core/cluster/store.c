@@ -268,7 +268,12 @@ size_t nw__store_foreach(const nw__store *s, nw__kind kind,
     if (!t->items[i].key)
       continue;
     seen++;
-    if (fn(user, t->items[i].obj))
+    /* The visitor may change the store (the simulator's API writes
+     * synchronously): hold the object so it outlives a replacement. */
+    json_t *obj = json_incref(t->items[i].obj);
+    int stop = fn(user, obj);
+    json_decref(obj);
+    if (stop)
       break;
   }
   return seen;
@@ -285,7 +290,10 @@ size_t nw__store_pods_on_node(const nw__store *s, const char *node,
     if (!e->key || !e->node || strcmp(e->node, node) != 0)
       continue;
     seen++;
-    if (fn(user, e->obj))
+    json_t *obj = json_incref(e->obj);
+    int stop = fn(user, obj);
+    json_decref(obj);
+    if (stop)
       break;
   }
   return seen;

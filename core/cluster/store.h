@@ -65,7 +65,8 @@ json_t *nw__store_get(const nw__store *s, nw__kind kind, const char *ns,
 size_t nw__store_count(const nw__store *s, nw__kind kind);
 
 /* Visits every object of a kind in insertion order until fn returns
- * non-zero; do not change the store from fn.  Returns the number seen. */
+ * non-zero.  fn may change the store; the object it was handed stays
+ * valid (if stale) for the call.  Returns the number seen. */
 typedef int (*nw__store_visit_fn)(void *user, json_t *obj);
 size_t nw__store_foreach(const nw__store *s, nw__kind kind,
                          nw__store_visit_fn fn, void *user);

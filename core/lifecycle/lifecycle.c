@@ -134,16 +134,17 @@ static void launch_done(void *arg) {
   if (!claim) {
     /* Deleted while launching: GC will remove the instance. */
   } else if (w->st == NW_OK) {
-    json_t *meta = json_pack("{s:{s:O}}", "metadata", "labels", w->labels);
-    env->ops->patch(env, NW__K_NODECLAIM, NULL, w->name, meta, 0, ignore_done, NULL);
-    json_decref(meta);
+    /* Everything read from `claim` first: a write may replace it. */
+    env->ops->event(env, claim, "Normal", "Launched", "launched the instance");
     json_object_set_new(w->status, "conditions",
                         nw__cond_with(claim, "Launched", "True", "Launched", "",
                                       env->ops->now_ms(env)));
+    json_t *meta = json_pack("{s:{s:O}}", "metadata", "labels", w->labels);
+    env->ops->patch(env, NW__K_NODECLAIM, NULL, w->name, meta, 0, ignore_done, NULL);
+    json_decref(meta);
     json_t *st = json_pack("{s:O}", "status", w->status);
     env->ops->patch(env, NW__K_NODECLAIM, NULL, w->name, st, 1, ignore_done, NULL);
     json_decref(st);
-    env->ops->event(env, claim, "Normal", "Launched", "launched the instance");
     nw__metric_add("nodeclaims_launched_total", NULL, 1);
     busy_drop(l, w->name);
   } else if (w->st == NW_ERR_INSUFFICIENT_CAPACITY) {
@@ -276,16 +277,18 @@ static int node_initialized(const json_t *node, const json_t *claim) {
 
 static void initialize(nw__lifecycle *l, const json_t *claim, const json_t *node) {
   nw__env *env = l->env;
+  /* The claim is the caller's held reference; the node may be replaced by
+   * the patch below, so it is read first. */
   json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels",
                             "karpenter.sh/initialized", "true");
   env->ops->patch(env, NW__K_NODE, NULL, nw__obj_name(node), patch, 0, ignore_done, NULL);
   json_decref(patch);
+  env->ops->event(env, claim, "Normal", "Initialized", "node is ready");
   json_t *st = json_pack("{s:{s:o}}", "status", "conditions",
                          nw__cond_with(claim, "Initialized", "True", "Initialized",
                                        "", env->ops->now_ms(env)));
   env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), st, 1, ignore_done, NULL);
   json_decref(st);
-  env->ops->event(env, claim, "Normal", "Initialized", "node is ready");
   nw__metric_add("nodeclaims_initialized_total", NULL, 1);
 }
 
@@ -295,6 +298,9 @@ static int is_true(const json_t *obj, const char *cond) {
 }
 
 /* ---- the pass ---------------------------------------------------------- */
+
+static void reconcile_registered(nw__lifecycle *l, json_t *claim, json_t *node,
+                                 const char *name, int64_t now);
 
 static int reconcile_claim(void *user, json_t *claim) {
   nw__lifecycle *l = user;
@@ -316,7 +322,17 @@ static int reconcile_claim(void *user, json_t *claim) {
     start_launch(l, claim, name);
     return 0;
   }
-  json_t *node = nw__store_by_provider_id(env->store, NW__K_NODE, pid);
+  json_t *node = json_incref(nw__store_by_provider_id(env->store, NW__K_NODE, pid));
+  reconcile_registered(l, claim, node, name, now);
+  json_decref(node);
+  return 0;
+}
+
+/* Registration and initialization of a launched claim; `node` (held by
+ * the caller) may be NULL. */
+static void reconcile_registered(nw__lifecycle *l, json_t *claim, json_t *node,
+                                 const char *name, int64_t now) {
+  nw__env *env = l->env;
   if (!is_true(claim, "Registered")) {
     if (node) {
       register_node(l, claim, node);
@@ -326,11 +342,10 @@ static int reconcile_claim(void *user, json_t *claim) {
       env->ops->remove(env, NW__K_NODECLAIM, NULL, name, ignore_done, NULL);
       nw__metric_add("nodeclaims_terminated_total", "reason=liveness", 1);
     }
-    return 0;
+    return;
   }
   if (node && !is_true(claim, "Initialized") && node_initialized(node, claim))
     initialize(l, claim, node);
-  return 0;
 }
 
 static void pass(void *arg) {

@@ -10,7 +10,7 @@
 #include "lifecycle/claim.h"
 #include "metrics/metrics.h"
 #include "model/objects.h"
-#include "provisioning/instance_types.h"
+#include "provisioning/snapshot.h"
 #include "scheduling/scheduler.h"
 #include "util/arena.h"
 #include "util/log.h"
@@ -32,274 +32,18 @@ struct nw__provisioner {
   uint64_t name_seq;
 };
 
-/* ---- what is pending --------------------------------------------------- */
-
-/* Pending: unbound, not terminating, marked unschedulable by the
- * kube-scheduler (PodScheduled=False, reason Unschedulable), no gates. */
-static int pod_pending(const json_t *pod) {
-  const json_t *spec = json_object_get(pod, "spec");
-  if (json_object_get(spec, "nodeName") || nw__obj_deleting(pod))
-    return 0;
-  if (json_array_size(json_object_get(spec, "schedulingGates")) > 0)
-    return 0;
-  const json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
-  size_t i;
-  const json_t *c;
-  json_array_foreach(conds, i, c) {
-    const char *t = json_string_value(json_object_get(c, "type"));
-    const char *s = json_string_value(json_object_get(c, "status"));
-    const char *r = json_string_value(json_object_get(c, "reason"));
-    if (t && s && r && !strcmp(t, "PodScheduled") && !strcmp(s, "False") &&
-        !strcmp(r, "Unschedulable"))
-      return 1;
-  }
-  return 0;
-}
-
-/* ---- the snapshot (on the loop) ----------------------------------------- */
-
-typedef struct pool_in {
-  nw__nodepool *pool;
-  nw__plugin *provider;
-  const char *nodeclass_json;
-  json_t *template;       /* NodeClaim template parts (owned) */
-  char hash[21];
-} pool_in;
+/* ---- a pass ------------------------------------------------------------ */
 
 typedef struct pass {
   nw__provisioner *p;
-  nw_arena *arena;
+  nw__snapshot *snap;
   int64_t started_ms;
-  pool_in *pools;
-  size_t n_pools;
-  nw__sched_node *nodes;
-  size_t n_nodes, cap_nodes;
-  const nw__pod **pending;
-  size_t n_pending, cap_pending;
-  const nw__daemonset **ds;
-  size_t n_ds;
-  const nw__pv **pvs;
-  size_t n_pvs;
-  const nw__pvc **pvcs;
-  size_t n_pvcs;
-  const nw__storage_class **scs;
-  size_t n_scs;
   /* results, built on the worker */
   json_t *claims;          /* array of NodeClaim objects to create */
   json_t *nominations;     /* [[ns, name, target], ...] */
   json_t *failures;        /* [[ns, name, reason], ...] */
   char error[512];
-  size_t n_types_total;
 } pass;
-
-#define GROW(arr, n, cap, a)                                                  \
-  do {                                                                        \
-    if ((n) == (cap)) {                                                       \
-      size_t nc_ = (cap) ? (cap) * 2 : 64;                                    \
-      void *g_ = nw__arena_alloc((a), nc_ * sizeof(*(arr)));                  \
-      if (n)                                                                  \
-        memcpy(g_, (arr), (n) * sizeof(*(arr)));                              \
-      (arr) = g_;                                                             \
-      (cap) = nc_;                                                            \
-    }                                                                         \
-  } while (0)
-
-typedef struct pod_acc {
-  pass *ps;
-  const nw__pod **pods;
-  size_t n, cap;
-} pod_acc;
-
-static int add_bound_pod(void *user, json_t *obj) {
-  pod_acc *acc = user;
-  nw_error err = {0};
-  nw__pod *pod = nw__pod_decode(obj, acc->ps->arena, &err);
-  if (!pod)
-    return 0;
-  GROW(acc->pods, acc->n, acc->cap, acc->ps->arena);
-  acc->pods[acc->n++] = pod;
-  return 0;
-}
-
-static int add_node(void *user, json_t *obj) {
-  pass *ps = user;
-  nw_error err = {0};
-  nw__node *node = nw__node_decode(obj, ps->arena, &err);
-  if (!node) {
-    NW_WARN("provisioner", "skipping node: %s", err.message);
-    return 0;
-  }
-  pod_acc acc = {ps, NULL, 0, 0};
-  nw__store_pods_on_node(ps->p->env->store, node->name, add_bound_pod, &acc);
-  GROW(ps->nodes, ps->n_nodes, ps->cap_nodes, ps->arena);
-  nw__sched_node *n = &ps->nodes[ps->n_nodes++];
-  memset(n, 0, sizeof(*n));
-  n->node = node;
-  n->pods = acc.pods;
-  n->n_pods = acc.n;
-  n->nodepool = nw__labels_get(&node->labels, "karpenter.sh/nodepool");
-  return 0;
-}
-
-/* A claim that has no Node yet counts as a node with what it asked for
- * (or, once launched, what it has), so pods the kube-scheduler will put
- * there do not cause a second launch. */
-static int add_inflight_claim(void *user, json_t *claim) {
-  pass *ps = user;
-  nw__env *env = ps->p->env;
-  if (nw__obj_deleting(claim))
-    return 0;
-  const char *pid = json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
-  if (pid && *pid && nw__store_by_provider_id(env->store, NW__K_NODE, pid))
-    return 0;
-  nw_arena *a = ps->arena;
-  nw_error err = {0};
-  nw_node_claim *c = nw__claim_decode(claim, NULL, a, &err);
-  if (!c)
-    return 0;
-  nw__node *node = nw__arena_alloc(a, sizeof(*node));
-  node->name = c->name;
-  node->provider_id = "";
-  /* Labels: the claim's, plus every single-valued In requirement. */
-  nw_kv *kv = nw__arena_alloc(a, (c->labels.len + c->requirements.len + 2) * sizeof(*kv));
-  size_t n = 0;
-  for (size_t i = 0; i < c->labels.len; i++)
-    kv[n++] = c->labels.items[i];
-  for (size_t i = 0; i < c->requirements.len; i++) {
-    const nw_requirement *r = &c->requirements.items[i];
-    if (r->op == NW_OP_IN && r->n_values == 1)
-      kv[n++] = (nw_kv){r->key, r->values[0]};
-  }
-  kv[n++] = (nw_kv){"kubernetes.io/hostname", c->name};
-  node->labels = (nw_labels){n, kv};
-  node->taints = c->taints;
-  const json_t *alloc = json_object_get(json_object_get(claim, "status"), "allocatable");
-  if (!alloc || nw__resources_decode(alloc, "status.allocatable", &node->allocatable, a, &err) != 0)
-    node->allocatable = c->requests;
-  node->capacity = node->allocatable;
-  node->ready = 1;
-  GROW(ps->nodes, ps->n_nodes, ps->cap_nodes, a);
-  nw__sched_node *sn = &ps->nodes[ps->n_nodes++];
-  memset(sn, 0, sizeof(*sn));
-  sn->node = node;
-  sn->in_flight = 1;
-  sn->nodepool = c->nodepool;
-  return 0;
-}
-
-static int add_pending(void *user, json_t *obj) {
-  pass *ps = user;
-  if (!pod_pending(obj))
-    return 0;
-  nw_error err = {0};
-  nw__pod *pod = nw__pod_decode(obj, ps->arena, &err);
-  if (!pod) {
-    ps->p->env->ops->event(ps->p->env, obj, "Warning", "FailedScheduling", err.message);
-    return 0;
-  }
-  GROW(ps->pending, ps->n_pending, ps->cap_pending, ps->arena);
-  ps->pending[ps->n_pending++] = pod;
-  return 0;
-}
-
-/* NodeClaim template parts shared by every claim of a pool. */
-static json_t *claim_template(const json_t *np) {
-  const json_t *tmpl = json_object_get(json_object_get(np, "spec"), "template");
-  const json_t *tspec = json_object_get(tmpl, "spec");
-  json_t *t = json_object();
-  json_object_set(t, "labels", json_object_get(json_object_get(tmpl, "metadata"), "labels"));
-  json_object_set(t, "annotations", json_object_get(json_object_get(tmpl, "metadata"), "annotations"));
-  const char *keys[] = {"nodeClassRef", "taints", "startupTaints", "expireAfter",
-                        "terminationGracePeriod"};
-  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-    const json_t *v = json_object_get(tspec, keys[i]);
-    if (v)
-      json_object_set(t, keys[i], (json_t *)v);
-  }
-  json_object_set_new(t, "uid", json_string(json_string_value(json_object_get(json_object_get(np, "metadata"), "uid")) ?: ""));
-  return t;
-}
-
-typedef struct pools_acc {
-  pass *ps;
-  size_t cap;
-} pools_acc;
-
-static int add_pool(void *user, json_t *np) {
-  pools_acc *acc = user;
-  pass *ps = acc->ps;
-  nw__env *env = ps->p->env;
-  if (nw__obj_deleting(np))
-    return 0;
-  nw_error err = {0};
-  nw__nodepool *pool = nw__nodepool_decode(np, ps->arena, &err);
-  if (!pool) {
-    env->ops->event(env, np, "Warning", "InvalidNodePool", err.message);
-    return 0;
-  }
-  nw__plugin *prov = nw__provider_for_obj(env->plugins, np);
-  if (!prov) {
-    env->ops->event(env, np, "Warning", "NoProvider", "no provider plugin is loaded");
-    return 0;
-  }
-  GROW(ps->pools, ps->n_pools, acc->cap, ps->arena);
-  pool_in *pi = &ps->pools[ps->n_pools++];
-  memset(pi, 0, sizeof(*pi));
-  pi->pool = pool;
-  pi->provider = prov;
-  const json_t *nc = pool->node_class.name
-                         ? nw__store_get(env->store, NW__K_NODECLASS, NULL, pool->node_class.name)
-                         : NULL;
-  if (nc) {
-    char *text = json_dumps(nc, JSON_COMPACT);
-    pi->nodeclass_json = nw__arena_strdup(ps->arena, text);
-    free(text);
-  }
-  pi->template = claim_template(np);
-  if (nw__nodepool_hash(np, pi->hash, &err) != 0)
-    pi->hash[0] = '\0';
-  return 0;
-}
-
-#define DECODE_ALL(kind, type, decoder, arr, n)                               \
-  static int collect_##arr(void *user, json_t *obj) {                         \
-    pass *ps = user;                                                          \
-    nw_error err = {0};                                                       \
-    type *v = decoder(obj, ps->arena, &err);                                  \
-    if (v) {                                                                  \
-      const type **g = nw__arena_alloc(ps->arena, (ps->n + 1) * sizeof(*g));  \
-      if (ps->n)                                                              \
-        memcpy(g, ps->arr, ps->n * sizeof(*g));                               \
-      g[ps->n++] = v;                                                         \
-      ps->arr = g;                                                            \
-    }                                                                         \
-    return 0;                                                                 \
-  }
-
-DECODE_ALL(NW__K_DAEMONSET, nw__daemonset, nw__daemonset_decode, ds, n_ds)
-DECODE_ALL(NW__K_PV, nw__pv, nw__pv_decode, pvs, n_pvs)
-DECODE_ALL(NW__K_PVC, nw__pvc, nw__pvc_decode, pvcs, n_pvcs)
-DECODE_ALL(NW__K_STORAGECLASS, nw__storage_class, nw__storage_class_decode, scs, n_scs)
-
-static pass *snapshot(nw__provisioner *p) {
-  nw__env *env = p->env;
-  pass *ps = calloc(1, sizeof(*ps));
-  ps->p = p;
-  ps->arena = nw__arena_new();
-  ps->started_ms = env->ops->now_ms(env);
-  /* Nodes before pods, as Karpenter does: a pod that binds meanwhile is
-   * then seen on its node rather than pending and on no node. */
-  nw__store_foreach(env->store, NW__K_NODE, add_node, ps);
-  nw__store_foreach(env->store, NW__K_NODECLAIM, add_inflight_claim, ps);
-  nw__store_foreach(env->store, NW__K_POD, add_pending, ps);
-  pools_acc pa = {ps, 0};
-  nw__store_foreach(env->store, NW__K_NODEPOOL, add_pool, &pa);
-  nw__store_foreach(env->store, NW__K_DAEMONSET, collect_ds, ps);
-  nw__store_foreach(env->store, NW__K_PV, collect_pvs, ps);
-  nw__store_foreach(env->store, NW__K_PVC, collect_pvcs, ps);
-  nw__store_foreach(env->store, NW__K_STORAGECLASS, collect_scs, ps);
-  return ps;
-}
 
 /* ---- scheduling (on a worker) ------------------------------------------ */
 
@@ -340,18 +84,32 @@ static json_t *requirements_json(const nw_requirements *r) {
   return arr;
 }
 
+/* NodeClaim template parts of a NodePool: labels, annotations and the
+ * spec fields a claim inherits. */
+static const json_t *template_of(const json_t *np, const char *part) {
+  const json_t *tmpl = json_object_get(json_object_get(np, "spec"), "template");
+  if (strcmp(part, "labels") == 0 || strcmp(part, "annotations") == 0)
+    return json_object_get(json_object_get(tmpl, "metadata"), part);
+  return json_object_get(json_object_get(tmpl, "spec"), part);
+}
+
+static const char *uid_of(const json_t *obj) {
+  const char *u = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+  return u ? u : "";
+}
+
 static json_t *build_claim(pass *ps, const nw__sched_claim *c) {
-  const pool_in *pi = &ps->pools[c->pool];
-  const json_t *t = pi->template;
+  const nw__snap_pool *pi = &ps->snap->pools[c->pool];
+  const json_t *np = pi->object;
   char name[128];
   claim_name(ps->p, c->nodepool, name, sizeof(name));
-  json_t *labels = json_deep_copy(json_object_get(t, "labels"));
+  json_t *labels = json_deep_copy(template_of(np, "labels"));
   if (!json_is_object(labels)) {
     json_decref(labels);
     labels = json_object();
   }
   json_object_set_new(labels, "karpenter.sh/nodepool", json_string(c->nodepool));
-  json_t *ann = json_deep_copy(json_object_get(t, "annotations"));
+  json_t *ann = json_deep_copy(template_of(np, "annotations"));
   if (!json_is_object(ann)) {
     json_decref(ann);
     ann = json_object();
@@ -366,7 +124,7 @@ static json_t *build_claim(pass *ps, const nw__sched_claim *c) {
   const char *keys[] = {"nodeClassRef", "taints", "startupTaints", "expireAfter",
                         "terminationGracePeriod"};
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-    json_t *v = json_object_get(t, keys[i]);
+    const json_t *v = template_of(np, keys[i]);
     if (v)
       json_object_set_new(spec, keys[i], json_deep_copy(v));
   }
@@ -376,7 +134,7 @@ static json_t *build_claim(pass *ps, const nw__sched_claim *c) {
       name, "labels", labels, "annotations", ann, "finalizers",
       "karpenter.sh/termination", "ownerReferences", "apiVersion",
       "karpenter.sh/v1", "kind", "NodePool", "name", c->nodepool, "uid",
-      json_string_value(json_object_get(t, "uid")), "blockOwnerDeletion", 1,
+      uid_of(np), "blockOwnerDeletion", 1,
       "controller", 1, "spec", spec);
   return claim;
 }
@@ -388,7 +146,7 @@ static void nominate(pass *ps, const nw__sched_result *r) {
     const nw__sched_placement *pl = &r->placements[i];
     const char *target = NULL;
     if (pl->kind == NW__PLACE_NODE)
-      target = ps->nodes[pl->index].node->name;
+      target = ps->snap->nodes[pl->index].node->name;
     else if (pl->kind == NW__PLACE_CLAIM)
       target = json_string_value(json_object_get(json_object_get(
           json_array_get(ps->claims, pl->index), "metadata"), "name"));
@@ -405,53 +163,21 @@ static void nominate(pass *ps, const nw__sched_result *r) {
 
 static void schedule_work(void *arg) {
   pass *ps = arg;
+  nw__snapshot *snap = ps->snap;
   nw_error err = {0};
   ps->claims = json_array();
-  if (ps->n_pending == 0)
+  if (snap->n_pending == 0)
     return;
-  nw__sched_pool *pools = nw__arena_alloc(ps->arena, (ps->n_pools + 1) * sizeof(*pools));
-  size_t np = 0;
-  for (size_t i = 0; i < ps->n_pools; i++) {
-    pool_in *pi = &ps->pools[i];
-    nw_instance_types types = {0, NULL};
-    nw_status st = nw__priced_instance_types(ps->p->env->plugins, pi->provider,
-                                             pi->pool->name, pi->nodeclass_json,
-                                             ps->arena, &types, &err);
-    if (st != NW_OK) {
-      snprintf(ps->error, sizeof(ps->error), "nodepool %s: instance types: %s",
-               pi->pool->name, err.message);
-      continue;
-    }
-    ps->n_types_total += types.len;
-    /* Keep the index of pools aligned with ps->pools for build_claim. */
-    pools[np].pool = pi->pool;
-    pools[np].types = types;
-    if (np != i)
-      ps->pools[np] = *pi;
-    np++;
-  }
-  ps->n_pools = np;
-  nw__sched_input in;
-  memset(&in, 0, sizeof(in));
-  in.n_pools = np;
-  in.pools = pools;
-  in.n_nodes = ps->n_nodes;
-  in.nodes = ps->nodes;
-  in.n_daemonsets = ps->n_ds;
-  in.daemonsets = ps->ds;
-  in.n_pvs = ps->n_pvs;
-  in.pvs = ps->pvs;
-  in.n_pvcs = ps->n_pvcs;
-  in.pvcs = ps->pvcs;
-  in.n_storage_classes = ps->n_scs;
-  in.storage_classes = ps->scs;
-  nw__scheduler *s = nw__scheduler_new(&in, &err);
+  nw__snapshot_prepare(snap, ps->p->env->plugins);
+  if (snap->error[0])
+    snprintf(ps->error, sizeof(ps->error), "%s", snap->error);
+  nw__scheduler *s = nw__scheduler_new(&snap->input, &err);
   if (!s) {
     snprintf(ps->error, sizeof(ps->error), "scheduler: %s", err.message);
     return;
   }
-  nw__sched_result *r = nw__scheduler_solve(s, ps->pending, ps->n_pending, NULL,
-                                            ps->arena, &err);
+  nw__sched_result *r = nw__scheduler_solve(s, snap->pending, snap->n_pending,
+                                            NULL, snap->arena, &err);
   if (r) {
     for (size_t i = 0; i < r->n_claims; i++)
       json_array_append_new(ps->claims, build_claim(ps, &r->claims[i]));
@@ -482,12 +208,10 @@ static void pod_event(nw__env *env, const char *ns, const char *name,
 }
 
 static void free_pass(pass *ps) {
-  for (size_t i = 0; i < ps->n_pools; i++)
-    json_decref(ps->pools[i].template);
+  nw__snapshot_free(ps->snap);
   json_decref(ps->claims);
   json_decref(ps->nominations);
   json_decref(ps->failures);
-  nw__arena_free(ps->arena);
   free(ps);
 }
 
@@ -513,7 +237,7 @@ static void schedule_done(void *arg) {
   }
   double seconds = (double)(env->ops->now_ms(env) - ps->started_ms) / 1000.0;
   nw__metric_observe("scheduling_duration_seconds", NULL, seconds);
-  nw__metric_set("pods_pending", NULL, (double)ps->n_pending);
+  nw__metric_set("pods_pending", NULL, (double)ps->snap->n_pending);
   if (ps->error[0]) {
     NW_WARN("provisioner", "%s", ps->error);
   }
@@ -532,7 +256,7 @@ static void schedule_done(void *arg) {
   }
   if (n)
     NW_INFO("provisioner", "%zu pending pods: %zu new NodeClaims (%zu instance types considered)",
-            ps->n_pending, n, ps->n_types_total);
+            ps->snap->n_pending, n, ps->snap->n_types_total);
   size_t ev = 0;
   size_t i;
   json_t *row;
@@ -590,8 +314,11 @@ static void run_pass(nw__provisioner *p) {
     p->idle = env->ops->timer_start(env, 200, close_batch, p);
     return;
   }
-  pass *ps = snapshot(p);
-  if (ps->n_pending == 0) {
+  pass *ps = calloc(1, sizeof(*ps));
+  ps->p = p;
+  ps->snap = nw__snapshot_take(env);
+  ps->started_ms = env->ops->now_ms(env);
+  if (ps->snap->n_pending == 0) {
     free_pass(ps);
     return;
   }
@@ -636,7 +363,7 @@ static void open_batch(nw__provisioner *p) {
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
   nw__provisioner *p = user;
   (void)o;
-  if (kind == NW__K_POD && n && pod_pending(n))
+  if (kind == NW__K_POD && n && nw__pod_pending(n))
     open_batch(p);
 }
 

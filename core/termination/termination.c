@@ -254,8 +254,11 @@ static void start_delete(nw__termination *t, term *x, const json_t *claim,
 
 /* ---- the pass ---------------------------------------------------------- */
 
-static void finish(nw__termination *t, const json_t *claim, const json_t *node) {
+static void finish(nw__termination *t, json_t *claim, const json_t *node) {
   nw__env *env = t->env;
+  env->ops->event(env, claim, "Normal", "Terminated", "instance deleted");
+  nw__metric_add("nodeclaims_terminated_total", NULL, 1);
+  term_drop(t, nw__obj_name(claim));
   if (node)
     env->ops->remove(env, NW__K_NODE, NULL, nw__obj_name(node), ignore_done, NULL);
   json_t *patch = json_pack("{s:{s:o}}", "metadata", "finalizers",
@@ -263,10 +266,10 @@ static void finish(nw__termination *t, const json_t *claim, const json_t *node) 
   env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), patch, 0,
                   ignore_done, NULL);
   json_decref(patch);
-  env->ops->event(env, claim, "Normal", "Terminated", "instance deleted");
-  nw__metric_add("nodeclaims_terminated_total", NULL, 1);
-  term_drop(t, nw__obj_name(claim));
 }
+
+static int reconcile_instance(nw__termination *t, term *x, json_t *claim,
+                              const char *pid, json_t *node);
 
 static int reconcile(void *user, json_t *claim) {
   nw__termination *t = user;
@@ -274,18 +277,29 @@ static int reconcile(void *user, json_t *claim) {
     return 0;
   term *x = term_get(t, nw__obj_name(claim));
   const char *pid = json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
-  json_t *node = pid && *pid ? nw__store_by_provider_id(t->env->store, NW__K_NODE, pid) : NULL;
+  /* Held: tainting replaces the stored Node. */
+  json_t *node = json_incref(pid && *pid ? nw__store_by_provider_id(t->env->store, NW__K_NODE, pid) : NULL);
+  int busy = 0;
   if (node) {
     taint_node(t->env, node);
-    if (drain_node(t, x, claim, node) > 0)
-      return 0;
+    busy = drain_node(t, x, claim, node) > 0;
   }
+  if (!busy)
+    busy = reconcile_instance(t, x, claim, pid, node);
+  json_decref(node);
+  return 0;
+}
+
+/* After the drain: the instance, then the Node and the finalizer.
+ * Returns non-zero while waiting. */
+static int reconcile_instance(nw__termination *t, term *x, json_t *claim,
+                              const char *pid, json_t *node) {
   if (!pid || !*pid)
     x->instance_gone = 1;
   if (!x->instance_gone) {
     if (!x->deleting_instance)
       start_delete(t, x, claim, pid);
-    return 0;
+    return 1;
   }
   finish(t, claim, node);
   return 0;

@@ -1,0 +1,68 @@
+/*
+ * A snapshot of the cluster for one scheduling pass: taken on the loop from
+ * the store (decoded into an arena, so workers never touch the store),
+ * then prepared on a worker (instance types from the providers, priced) into
+ * the scheduler's input.  Shared by the provisioner and the disruption
+ * controller so both see the cluster the same way.
+ */
+#ifndef NW_PROVISIONING_SNAPSHOT_H
+#define NW_PROVISIONING_SNAPSHOT_H
+
+#include <jansson.h>
+
+#include "cluster/env.h"
+#include "model/objects.h"
+#include "scheduling/scheduler.h"
+
+typedef struct nw__snap_pool {
+  nw__nodepool *pool;
+  nw__plugin *provider;
+  const char *nodeclass_json;  /* NULL when the node class is absent */
+  json_t *object;              /* the NodePool (a private copy) */
+  char hash[21];               /* template hash, "" when not computable */
+} nw__snap_pool;
+
+typedef struct nw__snapshot {
+  nw_arena *arena;             /* owns the decoded objects */
+  int64_t taken_ms;
+  nw__snap_pool *pools;
+  size_t n_pools;
+  /* Existing nodes, then in-flight claims (no Node yet). */
+  nw__sched_node *nodes;
+  size_t n_nodes;
+  /* Parallel to nodes: the node's NodeClaim (private copy) or NULL. */
+  json_t **claims;
+  const nw__pod **pending;     /* unschedulable pods */
+  size_t n_pending;
+  const nw__daemonset **ds;
+  size_t n_ds;
+  const nw__pv **pvs;
+  size_t n_pvs;
+  const nw__pvc **pvcs;
+  size_t n_pvcs;
+  const nw__storage_class **scs;
+  size_t n_scs;
+  json_t *pdbs;                /* array of PDB objects (private copies) */
+  /* Filled by nw__snapshot_prepare: */
+  nw__sched_pool *sched_pools; /* parallel to pools after dropping failures */
+  nw__sched_input input;
+  size_t n_types_total;
+  char error[512];             /* the last pool that could not be priced */
+} nw__snapshot;
+
+/* On the loop: decodes what the controllers need from env->store.  Bad
+ * objects are skipped with an event.  Caller frees. */
+nw__snapshot *nw__snapshot_take(nw__env *env);
+
+/* On a worker: asks each pool's provider for instance types, prices them
+ * and fills `input`.  Pools whose provider fails are dropped (error says
+ * which).  Returns the number of pools left. */
+size_t nw__snapshot_prepare(nw__snapshot *s, nw__plugin_set *plugins);
+
+void nw__snapshot_free(nw__snapshot *s);
+
+/* Pending per the kube-scheduler: unbound, PodScheduled=False with reason
+ * Unschedulable, not terminating, no scheduling gates. */
+int nw__pod_pending(const json_t *pod);
+
+#endif

@@ -1,0 +1,257 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster/objutil.h"
+#include "util/arena.h"
+#include "lifecycle/lifecycle.h"
+#include "nwtest.h"
+#include "plugin/loader.h"
+#include "provisioning/provisioner.h"
+#include "sim/venv.h"
+#include "termination/termination.h"
+
+static const int64_t T0 = 1767225600000LL; /* 2026-01-01T00:00:00Z */
+
+typedef struct world {
+  nw__store *store;
+  nw__plugin_set *plugins;
+  nw__venv *venv;
+  nw__env *env;
+  nw__provisioner *prov;
+  nw__lifecycle *life;
+  nw__termination *term;
+  int events_launched;
+  int events_failed_scheduling;
+} world;
+
+static void on_event(void *user, int64_t now, const json_t *regarding,
+                     const char *type, const char *reason, const char *note) {
+  world *w = user;
+  (void)now;
+  (void)regarding;
+  (void)type;
+  (void)note;
+  if (strcmp(reason, "Launched") == 0)
+    w->events_launched++;
+  if (strcmp(reason, "FailedScheduling") == 0)
+    w->events_failed_scheduling++;
+}
+
+static void world_init(world *w) {
+  memset(w, 0, sizeof(*w));
+  w->store = nw__store_new();
+  w->plugins = nw__plugins_new(NULL);
+  char err[512], path[1024];
+  snprintf(path, sizeof(path), "%s/example-provider.so", NW_TEST_PLUGIN_DIR);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(nw__plugins_load(w->plugins, path,
+                                                "{\"zones\":[\"zone-a\"]}", 1,
+                                                err, sizeof(err)));
+  w->venv = nw__venv_new(w->store, w->plugins, T0, 42);
+  w->env = nw__venv_env(w->venv);
+  nw__venv_on_event(w->venv, on_event, w);
+  w->prov = nw__provisioner_new(w->env);
+  w->life = nw__lifecycle_new(w->env);
+  w->term = nw__termination_new(w->env);
+}
+
+static void world_free(world *w) {
+  nw__provisioner_free(w->prov);
+  nw__lifecycle_free(w->life);
+  nw__termination_free(w->term);
+  nw__venv_free(w->venv);
+  nw__plugins_free(w->plugins);
+  nw__store_free(w->store);
+}
+
+static void run(world *w, int64_t ms) {
+  nw__venv_run_until(w->venv, nw__venv_now(w->venv) + ms);
+}
+
+static void add_nodepool(world *w, const char *limits_cpu) {
+  json_t *np = json_pack(
+      "{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:{s:s}}, s:{s:[{s:s, s:s, s:[s]}], "
+      "s:{s:s, s:s, s:s}}}}}",
+      "apiVersion", "karpenter.sh/v1", "kind", "NodePool", "metadata", "name",
+      "kong", "uid", "np-uid", "spec", "template", "metadata", "labels",
+      "nodegroupname", "kong", "spec", "requirements", "key",
+      "kubernetes.io/arch", "operator", "In", "values", "amd64",
+      "nodeClassRef", "group", "nodewright.dev", "kind", "ExampleNodeClass",
+      "name", "default");
+  if (limits_cpu)
+    json_object_set_new(json_object_get(np, "spec"), "limits",
+                        json_pack("{s:s}", "cpu", limits_cpu));
+  nw__store_put(w->store, NW__K_NODEPOOL, np);
+}
+
+static void add_pending_pod(world *w, const char *name, const char *cpu,
+                            const char *mem) {
+  json_t *pod = json_pack(
+      "{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:s, s:{s:{s:s, s:s}}}]}, "
+      "s:{s:s, s:[{s:s, s:s, s:s}]}}",
+      "apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "namespace",
+      "default", "labels", "app", "gateway", "spec", "containers", "name", "c",
+      "image", "kong", "resources", "requests", "cpu", cpu, "memory", mem,
+      "status", "phase", "Pending", "conditions", "type", "PodScheduled",
+      "status", "False", "reason", "Unschedulable");
+  nw__store_put(w->store, NW__K_POD, pod);
+}
+
+typedef struct claims {
+  json_t *items[16];
+  int n;
+} claims;
+
+static int collect(void *user, json_t *obj) {
+  claims *c = user;
+  if (c->n < 16)
+    c->items[c->n++] = obj;
+  return 0;
+}
+
+static claims list_claims(world *w) {
+  claims c = {{0}, 0};
+  nw__store_foreach(w->store, NW__K_NODECLAIM, collect, &c);
+  return c;
+}
+
+static const char *provider_id(const json_t *claim) {
+  return json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
+}
+
+/* What a kubelet does: a Ready Node with the instance's providerID. */
+static void register_node(world *w, const json_t *claim, const char *name) {
+  nw__store_put(w->store, NW__K_NODE,
+                json_pack("{s:{s:s, s:{s:s}}, s:{s:s, s:[{s:s, s:s, s:s}]}, "
+                          "s:{s:[{s:s, s:s}], s:{s:s, s:s, s:s}}}",
+                          "metadata", "name", name, "labels",
+                          "kubernetes.io/hostname", name, "spec", "providerID",
+                          provider_id(claim), "taints", "key",
+                          "karpenter.sh/unregistered", "effect", "NoExecute",
+                          "value", "true", "status", "conditions", "type",
+                          "Ready", "status", "True", "allocatable", "cpu",
+                          "7900m", "memory", "15Gi", "pods", "110"));
+}
+
+static void bind(world *w, const char *pod, const char *node) {
+  json_t *p = json_deep_copy(nw__store_get(w->store, NW__K_POD, "default", pod));
+  json_object_set_new(json_object_get(p, "spec"), "nodeName", json_string(node));
+  json_object_set_new(json_object_get(p, "status"), "phase", json_string("Running"));
+  json_object_del(json_object_get(p, "status"), "conditions");
+  nw__store_put(w->store, NW__K_POD, p);
+}
+
+static void test_batch_waits_for_idle_window(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  add_pending_pod(&w, "gw-0", "1500m", "3Gi");
+  run(&w, 600);
+  add_pending_pod(&w, "gw-1", "1500m", "3Gi");
+  run(&w, 600);
+  /* 1.2 s in, but the second pod restarted the 1 s idle window. */
+  CU_ASSERT_EQUAL(list_claims(&w).n, 0);
+  run(&w, 600);
+  claims c = list_claims(&w);
+  CU_ASSERT_EQUAL(c.n, 1);
+  world_free(&w);
+}
+
+static void test_pending_pods_become_a_launched_claim(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  for (int i = 0; i < 3; i++) {
+    char name[16];
+    snprintf(name, sizeof(name), "gw-%d", i);
+    add_pending_pod(&w, name, "1500m", "3Gi");
+  }
+  run(&w, 3000);
+  claims c = list_claims(&w);
+  CU_ASSERT_EQUAL_FATAL(c.n, 1);
+  json_t *claim = c.items[0];
+  CU_ASSERT_STRING_EQUAL(nw__label(claim, "karpenter.sh/nodepool"), "kong");
+  CU_ASSERT_STRING_EQUAL(nw__label(claim, "nodegroupname"), "kong");
+  CU_ASSERT_TRUE(nw__has_finalizer(claim, "karpenter.sh/termination"));
+  CU_ASSERT_PTR_NOT_NULL(nw__annotation(claim, "karpenter.sh/nodepool-hash"));
+  /* 3 x 1500m needs the 8-CPU type: the 2- and 4-CPU ones cannot hold it. */
+  CU_ASSERT_STRING_EQUAL(nw__label(claim, "node.kubernetes.io/instance-type"), "ex.large");
+  CU_ASSERT_STRING_EQUAL(nw__cond_status(claim, "Launched"), "True");
+  CU_ASSERT_PTR_NOT_NULL(provider_id(claim));
+  CU_ASSERT_EQUAL(strncmp(provider_id(claim), "example:///zone-a/", 18), 0);
+  CU_ASSERT_EQUAL(w.events_launched, 1);
+  /* Pods still pending (no kubelet yet) do not cause a second launch. */
+  run(&w, 15000);
+  CU_ASSERT_EQUAL(list_claims(&w).n, 1);
+  world_free(&w);
+}
+
+static void test_registration_initialization_and_termination(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  add_pending_pod(&w, "gw-0", "1500m", "3Gi");
+  run(&w, 3000);
+  claims c = list_claims(&w);
+  CU_ASSERT_EQUAL_FATAL(c.n, 1);
+  const char *name = nw__obj_name(c.items[0]);
+  char claim_name[128];
+  snprintf(claim_name, sizeof(claim_name), "%s", name);
+  register_node(&w, c.items[0], "node-1");
+  run(&w, 1000);
+  json_t *claim = nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name);
+  json_t *node = nw__store_get(w.store, NW__K_NODE, NULL, "node-1");
+  CU_ASSERT_STRING_EQUAL(nw__cond_status(claim, "Registered"), "True");
+  CU_ASSERT_STRING_EQUAL(nw__cond_status(claim, "Initialized"), "True");
+  CU_ASSERT_FALSE(nw__has_taint(node, "karpenter.sh/unregistered"));
+  CU_ASSERT_STRING_EQUAL(nw__label(node, "karpenter.sh/nodepool"), "kong");
+  CU_ASSERT_STRING_EQUAL(nw__label(node, "karpenter.sh/initialized"), "true");
+
+  /* Delete: the node is tainted and drained, the instance deleted, the
+   * Node removed and the finalizer released. */
+  bind(&w, "gw-0", "node-1");
+  w.env->ops->remove(w.env, NW__K_NODECLAIM, NULL, claim_name, NULL, NULL);
+  run(&w, 500);
+  node = nw__store_get(w.store, NW__K_NODE, NULL, "node-1");
+  if (node)
+    CU_ASSERT_TRUE(nw__has_taint(node, "karpenter.sh/disrupted"));
+  run(&w, 10000);
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_POD, "default", "gw-0"));
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODE, NULL, "node-1"));
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name));
+  /* The provider no longer lists the instance. */
+  nw__plugin *p = nw__plugins_find(w.plugins, "example-provider");
+  nw_arena *a = nw__arena_new();
+  nw_node_instances list = {0, NULL};
+  nw_error err = {0};
+  CU_ASSERT_EQUAL(nw__plugin_provider(p)->list(nw__plugin_state(p), a, &list, &err), NW_OK);
+  CU_ASSERT_EQUAL(list.len, 0);
+  nw__arena_free(a);
+  world_free(&w);
+}
+
+static void test_limits_stop_launches(void) {
+  world w;
+  world_init(&w);
+  /* 4 CPU of limit: one 4-CPU node at most; the 8-CPU type is over it. */
+  add_nodepool(&w, "4");
+  for (int i = 0; i < 4; i++) {
+    char name[16];
+    snprintf(name, sizeof(name), "gw-%d", i);
+    add_pending_pod(&w, name, "1500m", "3Gi");
+  }
+  run(&w, 3000);
+  claims c = list_claims(&w);
+  CU_ASSERT_EQUAL(c.n, 1);
+  if (c.n)
+    CU_ASSERT_STRING_EQUAL(nw__label(c.items[0], "node.kubernetes.io/instance-type"), "ex.medium");
+  CU_ASSERT_TRUE(w.events_failed_scheduling > 0);
+  world_free(&w);
+}
+
+NW_TEST_CASES({"batch_waits_for_idle_window", test_batch_waits_for_idle_window},
+              {"pending_pods_become_a_launched_claim",
+               test_pending_pods_become_a_launched_claim},
+              {"registration_initialization_and_termination",
+               test_registration_initialization_and_termination},
+              {"limits_stop_launches", test_limits_stop_launches});
+NW_TEST_MAIN("engine", NULL, NULL);
