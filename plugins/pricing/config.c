@@ -98,11 +98,11 @@ static int valid_capacity_type(const char *ct) {
 
 static int parse_capacity_type(json_t *obj, const char *where,
                                const char **ct, char *err, size_t errlen) {
-  if (get_string(obj, "capacity_type", where, ct, err, errlen) != 0)
+  if (get_string(obj, "capacityType", where, ct, err, errlen) != 0)
     return -1;
   if (*ct && !valid_capacity_type(*ct))
     return fail(err, errlen,
-                "%scapacity_type: must be on-demand, spot or reserved, got "
+                "%scapacityType: must be on-demand, spot or reserved, got "
                 "\"%s\"", where, *ct);
   return 0;
 }
@@ -114,8 +114,8 @@ static int same(const char *a, const char *b) {
 static int parse_adjustment(json_t *o, const char *where,
                             nw__pricing_adjustment *a, char *err,
                             size_t errlen) {
-  static const char *const keys[] = {"type", "family", "capacity_type",
-                                     "discount_percent", "price", NULL};
+  static const char *const keys[] = {"type", "family", "capacityType",
+                                     "discountPercent", "price", NULL};
   const char *type, *family, *ct;
   int has_discount, has_price;
   if (!json_is_object(o))
@@ -124,19 +124,19 @@ static int parse_adjustment(json_t *o, const char *where,
       get_string(o, "type", where, &type, err, errlen) != 0 ||
       get_string(o, "family", where, &family, err, errlen) != 0 ||
       parse_capacity_type(o, where, &ct, err, errlen) != 0 ||
-      get_number(o, "discount_percent", where, 0, 100, &a->discount_percent,
+      get_number(o, "discountPercent", where, 0, 100, &a->discount_percent,
                  &has_discount, err, errlen) != 0 ||
       get_number(o, "price", where, 0, 1e6, &a->price, &has_price, err,
                  errlen) != 0)
     return -1;
   if (!type && !family && !ct)
     return fail(err, errlen, "%s needs a selector: type, family or "
-                "capacity_type", where);
+                "capacityType", where);
   if (type && family)
     return fail(err, errlen, "%s: give type or family, not both (a type "
                 "implies its family)", where);
   if (has_discount == has_price)
-    return fail(err, errlen, "%s needs exactly one of discount_percent and "
+    return fail(err, errlen, "%s needs exactly one of discountPercent and "
                 "price", where);
   if (type && !strchr(type, '.'))
     return fail(err, errlen, "%stype: \"%s\" is not an instance type "
@@ -179,7 +179,7 @@ static int parse_adjustments(json_t *root, nw__pricing_config *cfg, char *err,
 
 static int parse_static_price(json_t *o, const char *where,
                               nw__pricing_map *m, char *err, size_t errlen) {
-  static const char *const keys[] = {"type", "capacity_type", "zone", "price",
+  static const char *const keys[] = {"type", "capacityType", "zone", "price",
                                      NULL};
   const char *type, *ct, *zone;
   double price = -1;
@@ -216,7 +216,7 @@ static int parse_static(json_t *root, nw__pricing_config *cfg, char *err,
   }
   if (!json_is_array(arr) || json_array_size(arr) == 0)
     return fail(err, errlen, "prices: mode static needs a non-empty list of "
-                "{type, capacity_type, zone, price}");
+                "{type, capacityType, zone, price}");
   cfg->static_prices = nw__pricing_map_new(json_array_size(arr));
   if (!cfg->static_prices)
     return fail(err, errlen, "prices: out of memory");
@@ -286,8 +286,8 @@ static int parse_root(json_t *root, nw__pricing_config *cfg, char *err,
                       size_t errlen) {
   static const char *const keys[] = {
       "mode",    "region",           "snapshot",         "endpoints",
-      "spot",    "on_demand",        "refresh_interval_s", "retry_interval_s",
-      "timeout_s", "adjustments",    "prices",           NULL};
+      "spot",    "onDemand",        "refreshIntervalSeconds", "retryIntervalSeconds",
+      "timeoutSeconds", "adjustments",    "prices",           NULL};
   const char *snapshot;
   if (!json_is_object(root))
     return fail(err, errlen, "the config must be a map");
@@ -297,12 +297,12 @@ static int parse_root(json_t *root, nw__pricing_config *cfg, char *err,
       get_string(root, "snapshot", "", &snapshot, err, errlen) != 0 ||
       parse_endpoints(root, cfg, err, errlen) != 0 ||
       get_bool(root, "spot", &cfg->spot, err, errlen) != 0 ||
-      get_bool(root, "on_demand", &cfg->on_demand, err, errlen) != 0 ||
-      get_seconds(root, "refresh_interval_s", 30 * 86400.0,
+      get_bool(root, "onDemand", &cfg->on_demand, err, errlen) != 0 ||
+      get_seconds(root, "refreshIntervalSeconds", 30 * 86400.0,
                   &cfg->refresh_interval_ms, err, errlen) != 0 ||
-      get_seconds(root, "retry_interval_s", 86400.0, &cfg->retry_interval_ms,
+      get_seconds(root, "retryIntervalSeconds", 86400.0, &cfg->retry_interval_ms,
                   err, errlen) != 0 ||
-      get_seconds(root, "timeout_s", 600.0, &cfg->timeout_ms, err,
+      get_seconds(root, "timeoutSeconds", 600.0, &cfg->timeout_ms, err,
                   errlen) != 0 ||
       parse_adjustments(root, cfg, err, errlen) != 0 ||
       parse_static(root, cfg, err, errlen) != 0)

@@ -19,14 +19,14 @@
 static const char *const STATIC_CFG =
     "{\"mode\": \"static\","
     " \"prices\": ["
-    "  {\"type\": \"kind.small\", \"capacity_type\": \"on-demand\", \"price\": 0.1},"
-    "  {\"type\": \"kind.small\", \"capacity_type\": \"spot\", \"zone\": \"zone-a\", \"price\": 0.03},"
-    "  {\"type\": \"kind.small\", \"capacity_type\": \"spot\", \"zone\": \"zone-b\", \"price\": 0.04},"
-    "  {\"type\": \"kind.large\", \"capacity_type\": \"on-demand\", \"price\": 0.4},"
-    "  {\"type\": \"kind.large\", \"capacity_type\": \"on-demand\", \"zone\": \"zone-c\", \"price\": 0.5}],"
+    "  {\"type\": \"kind.small\", \"capacityType\": \"on-demand\", \"price\": 0.1},"
+    "  {\"type\": \"kind.small\", \"capacityType\": \"spot\", \"zone\": \"zone-a\", \"price\": 0.03},"
+    "  {\"type\": \"kind.small\", \"capacityType\": \"spot\", \"zone\": \"zone-b\", \"price\": 0.04},"
+    "  {\"type\": \"kind.large\", \"capacityType\": \"on-demand\", \"price\": 0.4},"
+    "  {\"type\": \"kind.large\", \"capacityType\": \"on-demand\", \"zone\": \"zone-c\", \"price\": 0.5}],"
     " \"adjustments\": ["
-    "  {\"capacity_type\": \"spot\", \"discount_percent\": 50},"
-    "  {\"type\": \"kind.large\", \"discount_percent\": 25}]}";
+    "  {\"capacityType\": \"spot\", \"discountPercent\": 50},"
+    "  {\"type\": \"kind.large\", \"discountPercent\": 25}]}";
 
 static void test_static_table_with_adjustments(void) {
   pt_plugin p;

@@ -197,8 +197,8 @@ static void test_refresh_interval(void) {
   control("{\"fault\": \"none\"}");
   char cfg[600];
   snprintf(cfg, sizeof(cfg),
-           "{\"region\": \"us-east-1\", \"spot\": false, \"refresh_interval_s\": "
-           "43200, \"retry_interval_s\": 300, \"endpoints\": {\"pricing\": \"%s\"}}",
+           "{\"region\": \"us-east-1\", \"spot\": false, \"refreshIntervalSeconds\": "
+           "43200, \"retryIntervalSeconds\": 300, \"endpoints\": {\"pricing\": \"%s\"}}",
            g_srv.url);
   pt_plugin p;
   char err[512] = "";
@@ -262,7 +262,7 @@ static void test_price_during_refresh(void) {
   control("{\"fault\": \"none\"}");
   char cfg[600];
   snprintf(cfg, sizeof(cfg),
-           "{\"region\": \"us-east-1\", \"spot\": false, \"refresh_interval_s\": 1, "
+           "{\"region\": \"us-east-1\", \"spot\": false, \"refreshIntervalSeconds\": 1, "
            "\"endpoints\": {\"pricing\": \"%s\"}}", g_srv.url);
   pt_plugin p;
   char err[512] = "";

@@ -158,7 +158,7 @@ static size_t moto_zone_offerings(void) {
 static void load(pt_plugin *p, int on_demand) {
   char cfg[512], err[512] = "";
   snprintf(cfg, sizeof(cfg),
-           "{\"region\": \"us-east-1\", \"on_demand\": %s, "
+           "{\"region\": \"us-east-1\", \"onDemand\": %s, "
            "\"endpoints\": {\"ec2\": \"%s\", \"pricing\": \"%s\"}}",
            on_demand ? "true" : "false", g_endpoint, g_endpoint);
   CU_ASSERT_EQUAL_FATAL(pt_load(p, cfg, err, sizeof(err)), 0);

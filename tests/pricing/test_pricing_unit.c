@@ -75,18 +75,18 @@ static void test_adjustment_precedence(void) {
   nw__pricing_config cfg;
   char err[256] = "";
   int rc = parse("{\"mode\":\"static\",\"adjustments\":["
-                 "{\"capacity_type\":\"spot\",\"discount_percent\":10},"
-                 "{\"family\":\"m5\",\"discount_percent\":20},"
-                 "{\"family\":\"m5\",\"capacity_type\":\"spot\",\"discount_percent\":30},"
+                 "{\"capacityType\":\"spot\",\"discountPercent\":10},"
+                 "{\"family\":\"m5\",\"discountPercent\":20},"
+                 "{\"family\":\"m5\",\"capacityType\":\"spot\",\"discountPercent\":30},"
                  "{\"type\":\"m5.large\",\"price\":0.05},"
-                 "{\"type\":\"m5.large\",\"capacity_type\":\"spot\",\"price\":0.01}],"
+                 "{\"type\":\"m5.large\",\"capacityType\":\"spot\",\"price\":0.01}],"
                  "\"prices\":["
                  "{\"type\":\"m5.large\",\"price\":0.096},"
-                 "{\"type\":\"m5.large\",\"capacity_type\":\"spot\",\"zone\":\"z1\",\"price\":0.04},"
+                 "{\"type\":\"m5.large\",\"capacityType\":\"spot\",\"zone\":\"z1\",\"price\":0.04},"
                  "{\"type\":\"m5.xlarge\",\"price\":0.192},"
-                 "{\"type\":\"m5.xlarge\",\"capacity_type\":\"spot\",\"price\":0.08},"
+                 "{\"type\":\"m5.xlarge\",\"capacityType\":\"spot\",\"price\":0.08},"
                  "{\"type\":\"m50.xlarge\",\"price\":1.0},"
-                 "{\"type\":\"c5.large\",\"capacity_type\":\"spot\",\"price\":0.03},"
+                 "{\"type\":\"c5.large\",\"capacityType\":\"spot\",\"price\":0.03},"
                  "{\"type\":\"c5.large\",\"price\":0.085}]}",
                  &cfg, err);
   CU_ASSERT_EQUAL_FATAL(rc, 0);
@@ -129,16 +129,16 @@ static void test_config_errors(void) {
       {"{\"mode\":\"cheap\"}", "mode: must be aws, snapshot or static"},
       {"{\"mode\":\"static\"}", "prices: mode static needs"},
       {"{\"mode\":\"static\",\"prices\":[{\"type\":\"a.b\",\"price\":-1}]}", "prices[0].price"},
-      {"{\"mode\":\"static\",\"prices\":[{\"type\":\"a.b\",\"price\":1,\"capacity_type\":\"cheap\"}]}", "prices[0].capacity_type"},
+      {"{\"mode\":\"static\",\"prices\":[{\"type\":\"a.b\",\"price\":1,\"capacityType\":\"cheap\"}]}", "prices[0].capacityType"},
       {"{\"mode\":\"static\",\"prices\":[{\"type\":\"a.b\",\"price\":1},{\"type\":\"a.b\",\"price\":2}]}", "prices[1].: a.b on-demand is listed twice"},
       {"{\"region\":\"us-east-1\",\"prices\":[]}", "prices: only used with mode static"},
-      {"{\"region\":\"us-east-1\",\"adjustments\":[{\"discount_percent\":5}]}", "adjustments[0]. needs a selector"},
-      {"{\"region\":\"us-east-1\",\"adjustments\":[{\"family\":\"m5\",\"discount_percent\":120}]}", "adjustments[0].discount_percent: must be a number from 0 to 100"},
-      {"{\"region\":\"us-east-1\",\"adjustments\":[{\"family\":\"m5\",\"discount_percent\":5,\"price\":1}]}", "exactly one of discount_percent and price"},
+      {"{\"region\":\"us-east-1\",\"adjustments\":[{\"discountPercent\":5}]}", "adjustments[0]. needs a selector"},
+      {"{\"region\":\"us-east-1\",\"adjustments\":[{\"family\":\"m5\",\"discountPercent\":120}]}", "adjustments[0].discountPercent: must be a number from 0 to 100"},
+      {"{\"region\":\"us-east-1\",\"adjustments\":[{\"family\":\"m5\",\"discountPercent\":5,\"price\":1}]}", "exactly one of discountPercent and price"},
       {"{\"region\":\"us-east-1\",\"adjustments\":[{\"family\":\"m5\",\"type\":\"m5.large\",\"price\":1}]}", "give type or family, not both"},
       {"{\"region\":\"us-east-1\",\"adjustments\":[{\"type\":\"m5\",\"price\":1}]}", "adjustments[0].type: \"m5\" is not an instance type"},
-      {"{\"region\":\"us-east-1\",\"adjustments\":[{\"family\":\"m5\",\"price\":1},{\"family\":\"m5\",\"discount_percent\":3}]}", "adjustments[1]: same selector as adjustments[0]"},
-      {"{\"region\":\"us-east-1\",\"refresh_interval_s\":0}", "refresh_interval_s: must be a number"},
+      {"{\"region\":\"us-east-1\",\"adjustments\":[{\"family\":\"m5\",\"price\":1},{\"family\":\"m5\",\"discountPercent\":3}]}", "adjustments[1]: same selector as adjustments[0]"},
+      {"{\"region\":\"us-east-1\",\"refreshIntervalSeconds\":0}", "refreshIntervalSeconds: must be a number"},
       {"{\"region\":\"us-east-1\",\"spot\":\"yes\"}", "spot: must be true or false"},
       {"{\"region\":\"us-east-1\",\"endpoints\":{\"pricing\":\"\"}}", "endpoints.pricing: must be a non-empty string"},
       {"{\"region\":\"us-east-1\",\"endpoints\":{\"s3\":\"x\"}}", "endpoints.s3: unknown key"},
@@ -165,7 +165,7 @@ static void test_config_defaults_and_region(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "region: not set"));
   nw__pricing_config_free(&cfg);
   setenv("AWS_DEFAULT_REGION", "eu-west-1", 1);
-  CU_ASSERT_EQUAL_FATAL(parse("{\"refresh_interval_s\": 60.5}", &cfg, err), 0);
+  CU_ASSERT_EQUAL_FATAL(parse("{\"refreshIntervalSeconds\": 60.5}", &cfg, err), 0);
   CU_ASSERT_STRING_EQUAL(cfg.region, "eu-west-1");
   CU_ASSERT_EQUAL(cfg.mode, NW__PRICING_AWS);
   CU_ASSERT_EQUAL(cfg.refresh_interval_ms, 60500);
