@@ -1,0 +1,176 @@
+/*
+ * The scheduling simulation: where every pending pod goes and which new
+ * nodes (NodeClaims) to launch, cheapest first, with kube-scheduler and
+ * Karpenter v1 semantics.
+ *
+ * ## Use
+ *
+ *   nw__sched_input in = {...};          // cluster snapshot, borrowed
+ *   nw__scheduler *s = nw__scheduler_new(&in, &err);
+ *   nw__sched_result *r = nw__scheduler_solve(s, pods, n, NULL, arena, &err);
+ *   ... r->placements[i], r->claims[j] ...
+ *   nw__scheduler_free(s);
+ *
+ * nw__scheduler_new compiles the snapshot once (interned labels, dense
+ * resource vectors, instance types sorted by price per pool, daemonset
+ * overhead per pool and type, existing pods' topology counts).  Each solve
+ * works on a copy-on-write overlay of that state, so the same scheduler
+ * answers many questions cheaply; consolidation asks "without these nodes"
+ * through nw__sched_opts.removed: those nodes disappear for the solve and
+ * their pods are rescheduled with the pending ones (appended after them in
+ * the result).  Nothing of one solve leaks into the next.
+ *
+ * ## Semantics (Karpenter v1, pkg/controllers/provisioning/scheduling)
+ *
+ *  - Pods are tried largest first (cpu, then memory, then namespace/name)
+ *    on: existing nodes and in-flight claims (input order), then claims
+ *    opened earlier in this solve (creation order), then a new claim from
+ *    each NodePool by weight (descending, then name) — the first pool that
+ *    fits wins.
+ *  - Preferences are required until relaxed, one step per failed attempt,
+ *    in Karpenter's order: drop the first required node-affinity OR term
+ *    (when more remain), the heaviest preferred pod affinity term, the
+ *    heaviest preferred anti-affinity term, the heaviest preferred node
+ *    affinity term, a ScheduleAnyway spread, then tolerate PreferNoSchedule
+ *    taints.  A pass over the queue that places nothing ends the solve.
+ *  - A claim keeps every instance type of its pool that still fits all its
+ *    pods (resources + the daemonsets that land on that type) and has an
+ *    available offering compatible with its requirements; the result lists
+ *    them cheapest first, truncated to max_options (60) unless minValues
+ *    needs more.
+ *  - NodePool limits are enforced as claims open: types whose capacity
+ *    exceeds what is left are dropped, and each claim consumes the largest
+ *    capacity among its options (Karpenter's pessimistic accounting).
+ *  - Same input, same result: no randomness, no hash-order dependence.
+ *
+ * Thread-safety: one solve at a time per scheduler; different schedulers
+ * are independent.
+ */
+#ifndef NW_SCHEDULING_SCHEDULER_H
+#define NW_SCHEDULING_SCHEDULER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nodewright/types.h>
+
+#include "model/objects.h"
+
+/* A NodePool with the instance types its provider offers for it. */
+typedef struct nw__sched_pool {
+  const nw__nodepool *pool;          /* borrowed */
+  nw_instance_types types;           /* borrowed (e.g. a catalog) */
+} nw__sched_pool;
+
+/* An existing node or an in-flight claim, with the pods bound to it. */
+typedef struct nw__sched_node {
+  const nw__node *node;              /* borrowed: labels, taints, allocatable */
+  size_t n_pods;
+  const nw__pod *const *pods;        /* borrowed; terminal pods are skipped */
+  /* For an in-flight claim whose daemonset pods are not running yet: the
+   * scheduler reserves the overhead of daemonsets that will land on it. */
+  int in_flight;
+  /* Pool that owns it ("" or NULL: read label karpenter.sh/nodepool);
+   * its capacity counts against that pool's limits. */
+  const char *nodepool;
+  double price;                      /* USD/h, for the caller's accounting */
+} nw__sched_node;
+
+typedef struct nw__sched_input {
+  size_t n_pools;
+  const nw__sched_pool *pools;
+  size_t n_nodes;
+  const nw__sched_node *nodes;
+  size_t n_daemonsets;
+  const nw__daemonset *const *daemonsets;
+  size_t n_pvs;
+  const nw__pv *const *pvs;
+  size_t n_pvcs;
+  const nw__pvc *const *pvcs;
+  size_t n_storage_classes;
+  const nw__storage_class *const *storage_classes;
+  size_t n_namespaces;               /* for namespaceSelector; may be 0 */
+  const nw__namespace *const *namespaces;
+} nw__sched_input;
+
+typedef struct nw__sched_opts {
+  size_t n_removed;                  /* nodes (input indexes) to pretend gone */
+  const size_t *removed;
+  int no_new_claims;                 /* only existing capacity */
+  /* Stop opening claims beyond this many (0 = unlimited); pods that would
+   * need more are reported unschedulable.  Consolidation sets 1 or 2. */
+  size_t max_new_claims;
+  size_t max_options;                /* 0 = 60 */
+} nw__sched_opts;
+
+typedef enum nw__place_kind {
+  NW__PLACE_NONE = 0,                /* unschedulable: see error */
+  NW__PLACE_NODE = 1,                /* index = input node index */
+  NW__PLACE_CLAIM = 2                /* index = result claim index */
+} nw__place_kind;
+
+typedef struct nw__sched_placement {
+  const nw__pod *pod;                /* the caller's pod */
+  nw__place_kind kind;
+  size_t index;
+  /* For NONE: why, per pool, worded like Karpenter's events
+   * ('incompatible with nodepool "x", ...; ...').  NULL otherwise. */
+  const char *error;
+} nw__sched_placement;
+
+typedef struct nw__sched_claim {
+  size_t pool;                       /* index into input pools */
+  const char *nodepool;
+  const char *hostname;              /* placeholder, unique in the result */
+  /* Pool requirements AND pod requirements AND instance-type In [options]
+   * (strings owned by the result arena). */
+  nw_requirements requirements;
+  /* Pods' requests plus daemonset overhead of the cheapest option. */
+  nw_resource_list requests;
+  size_t n_options;                  /* cheapest first */
+  const nw_instance_type *const *options;
+  size_t n_options_total;            /* before truncation */
+  /* The launch: cheapest available offering of the options. */
+  const nw_instance_type *instance_type;
+  const nw_offering *offering;
+  double price;
+  size_t n_pods;
+  const size_t *pods;                /* indexes into result placements */
+} nw__sched_claim;
+
+typedef struct nw__sched_result {
+  size_t n_placements;               /* pending pods, then removed nodes' pods */
+  const nw__sched_placement *placements;
+  size_t n_claims;
+  const nw__sched_claim *claims;
+  size_t n_scheduled;
+  size_t n_unschedulable;
+  double new_claims_price;           /* sum of claims' launch prices */
+} nw__sched_result;
+
+typedef struct nw__scheduler nw__scheduler;
+
+/*
+ * Compiles the snapshot.  Everything `in` points to is borrowed and must
+ * outlive the scheduler.  Returns NULL with err filled on bad input (an
+ * unknown resource beyond the scheduler's capacity, ...).
+ */
+nw__scheduler *nw__scheduler_new(const nw__sched_input *in, nw_error *err);
+void nw__scheduler_free(nw__scheduler *s);
+
+/*
+ * Places `pods` (borrowed; unbound pending pods).  `opts` may be NULL.
+ * The result and every string and array in it live in `arena` (the
+ * caller's).  Returns NULL only on allocation failure or invalid options.
+ */
+nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
+                                      const nw__pod *const *pods, size_t n,
+                                      const nw__sched_opts *opts,
+                                      nw_arena *arena, nw_error *err);
+
+/* Allocatable of an instance type: capacity - kube_reserved -
+ * system_reserved - eviction_threshold, for resource `name`. */
+int64_t nw__instance_type_allocatable(const nw_instance_type *it,
+                                      const char *name);
+
+#endif
