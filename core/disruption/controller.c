@@ -1,0 +1,713 @@
+#include "disruption/controller.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/objutil.h"
+#include "cluster/providers.h"
+#include "disruption/candidate.h"
+#include "disruption/consolidation.h"
+#include "disruption/drift.h"
+#include "kube/kutil.h"
+#include "lifecycle/claim.h"
+#include "metrics/metrics.h"
+#include "provisioning/snapshot.h"
+#include "util/arena.h"
+#include "util/duration.h"
+#include "util/log.h"
+
+enum {
+  PASS_MS = 10000,
+  VALIDATE_MS = 15000,
+  EVENTS_MS = 2000,
+  POD_EVENT_DEDUP_MS = 5000,
+  REPLACE_TIMEOUT_MS = 15 * 60 * 1000
+};
+
+#define DISRUPTED_TAINT "karpenter.sh/disrupted"
+
+typedef enum phase {
+  IDLE = 0,
+  COMPUTING,     /* a worker computes a decision */
+  VALIDATING,    /* waiting 15 s, then recomputing on a worker */
+  REPLACING      /* replacements launched, waiting for them */
+} phase;
+
+/* A decision, in names so it survives snapshots. */
+typedef struct decision {
+  nw_consolidation_method method;
+  char **claims;          /* candidates' NodeClaim names */
+  size_t n_claims;
+  json_t *replacements;   /* NodeClaim objects to create */
+  char **replacement_names;
+  size_t n_replacements;
+  double savings;
+  char *reason;
+  int64_t replaced_at;
+} decision;
+
+struct nw__disruption {
+  nw__env *env;
+  char *strategy;
+  phase phase;
+  decision *pending;      /* decided, being validated or executed */
+  nw__timer *pass_timer;
+  nw__timer *events_timer;
+  int events_running;
+  int closing;
+  int inflight;
+  uint64_t name_seq;
+};
+
+static void release(nw__disruption *d);
+static void schedule(nw__disruption *d, int64_t delay_ms);
+
+static void ignore_done(void *arg, nw_status st, const json_t *res,
+                        const char *msg) {
+  (void)arg;
+  (void)res;
+  if (st != NW_OK && st != NW_ERR_NOT_FOUND)
+    NW_WARN("disruption", "write failed: %s", msg ? msg : "");
+}
+
+static void decision_free(decision *x) {
+  if (!x)
+    return;
+  for (size_t i = 0; i < x->n_claims; i++)
+    free(x->claims[i]);
+  for (size_t i = 0; i < x->n_replacements; i++)
+    free(x->replacement_names[i]);
+  free(x->claims);
+  free(x->replacement_names);
+  json_decref(x->replacements);
+  free(x->reason);
+  free(x);
+}
+
+/* ---- expiration, drift, pod events ------------------------------------- */
+
+static const json_t *pool_of(nw__env *env, const json_t *claim) {
+  const char *p = nw__label(claim, "karpenter.sh/nodepool");
+  return p ? nw__store_get(env->store, NW__K_NODEPOOL, NULL, p) : NULL;
+}
+
+static int expire_and_drift(void *user, json_t *claim) {
+  nw__disruption *d = user;
+  nw__env *env = d->env;
+  if (nw__obj_deleting(claim))
+    return 0;
+  int64_t now = env->ops->now_ms(env);
+  const char *ea = json_string_value(json_object_get(json_object_get(claim, "spec"), "expireAfter"));
+  int64_t ea_ms = -1;
+  if (ea && nw__duration_ms(ea, &ea_ms) == 0 &&
+      nw__expired(nw__obj_created_ms(claim), ea_ms, now, NULL)) {
+    env->ops->event(env, claim, "Normal", "Expired", "expireAfter elapsed; deleting");
+    nw__metric_add("nodeclaims_disrupted_total", "reason=expired", 1);
+    env->ops->remove(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), ignore_done, NULL);
+    return 0;
+  }
+  const json_t *np = pool_of(env, claim);
+  char hash[21];
+  nw_error err = {0};
+  if (!np || nw__nodepool_hash(np, hash, &err) != 0)
+    return 0;
+  nw__hash_drift hd = nw__hash_compare(hash, nw__annotation(claim, NW__ANN_NODEPOOL_HASH),
+                                       nw__annotation(claim, NW__ANN_NODEPOOL_HASH_VERSION));
+  const char *drifted = nw__cond_status(claim, "Drifted");
+  if (hd == NW__HASH_DRIFTED && !(drifted && strcmp(drifted, "True") == 0)) {
+    json_t *st = json_pack("{s:{s:o}}", "status", "conditions",
+                           nw__cond_with(claim, "Drifted", "True", "NodePoolDrifted",
+                                         "the NodePool's template changed", now));
+    env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), st, 1, ignore_done, NULL);
+    json_decref(st);
+  } else if (hd == NW__HASH_RESTAMP) {
+    json_t *p = json_pack("{s:{s:{s:s, s:s}}}", "metadata", "annotations",
+                          NW__ANN_NODEPOOL_HASH, hash, NW__ANN_NODEPOOL_HASH_VERSION,
+                          NW__NODEPOOL_HASH_VERSION);
+    env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), p, 0, ignore_done, NULL);
+    json_decref(p);
+  }
+  return 0;
+}
+
+typedef struct by_node {
+  const char *node;
+  json_t *claim;
+} by_node;
+
+static int find_by_node(void *user, json_t *claim) {
+  by_node *b = user;
+  const char *n = json_string_value(json_object_get(json_object_get(claim, "status"), "nodeName"));
+  if (n && strcmp(n, b->node) == 0) {
+    b->claim = claim;
+    return 1;
+  }
+  return 0;
+}
+
+/* A pod landed on or left a node: stamp the node's claim, at most every
+ * few seconds (Karpenter dedupes the same way). */
+static void pod_event(nw__disruption *d, const char *node) {
+  nw__env *env = d->env;
+  by_node b = {node, NULL};
+  nw__store_foreach(env->store, NW__K_NODECLAIM, find_by_node, &b);
+  if (!b.claim)
+    return;
+  int64_t now = env->ops->now_ms(env);
+  const char *last = json_string_value(json_object_get(json_object_get(b.claim, "status"), "lastPodEventTime"));
+  if (last && now - nw__kube_parse_time(last) < POD_EVENT_DEDUP_MS)
+    return;
+  char ts[40];
+  nw__rfc3339(now, ts, sizeof(ts));
+  json_t *st = json_pack("{s:{s:s}}", "status", "lastPodEventTime", ts);
+  env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(b.claim), st, 1, ignore_done, NULL);
+  json_decref(st);
+}
+
+static const char *node_of(const json_t *pod) {
+  return pod ? json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) : NULL;
+}
+
+static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
+  nw__disruption *d = user;
+  if (kind != NW__K_POD)
+    return;
+  const char *before = node_of(o), *after = node_of(n);
+  if (after && (!before || strcmp(before, after) != 0))
+    pod_event(d, after);
+  else if (before && !after)
+    pod_event(d, before);
+}
+
+/* ---- interruption ------------------------------------------------------ */
+
+typedef struct events_job {
+  nw__disruption *d;
+  nw__plugin *prov;
+  nw_arena *arena;
+  nw_provider_event *events;
+  size_t n;
+  nw_status st;
+  nw_error err;
+} events_job;
+
+static void events_work(void *arg) {
+  events_job *j = arg;
+  const nw_provider_vtable *vt = nw__plugin_provider(j->prov);
+  if (!vt->poll_events) {
+    j->st = NW_ERR_UNSUPPORTED;
+    return;
+  }
+  j->st = vt->poll_events(nw__plugin_state(j->prov), 0, 100, j->arena,
+                          &j->events, &j->n, &j->err);
+}
+
+static void cordon(nw__env *env, const char *provider_id) {
+  json_t *node = nw__store_by_provider_id(env->store, NW__K_NODE, provider_id);
+  if (!node || nw__has_taint(node, DISRUPTED_TAINT))
+    return;
+  json_t *taints = json_deep_copy(json_object_get(json_object_get(node, "spec"), "taints"));
+  if (!taints)
+    taints = json_array();
+  json_array_append_new(taints, json_pack("{s:s, s:s}", "key", DISRUPTED_TAINT,
+                                          "effect", "NoSchedule"));
+  json_t *p = json_pack("{s:{s:o}}", "spec", "taints", taints);
+  env->ops->patch(env, NW__K_NODE, NULL, nw__obj_name(node), p, 0, ignore_done, NULL);
+  json_decref(p);
+}
+
+static const char *event_name(nw_event_kind k) {
+  switch (k) {
+  case NW_EVENT_SPOT_INTERRUPTION:
+    return "SpotInterrupted";
+  case NW_EVENT_REBALANCE_RECOMMENDATION:
+    return "RebalanceRecommendation";
+  case NW_EVENT_STATE_CHANGE:
+    return "InstanceStateChange";
+  case NW_EVENT_SCHEDULED_MAINTENANCE:
+    return "ScheduledMaintenance";
+  default:
+    return "CapacityReservationInterrupted";
+  }
+}
+
+static void handle_event(nw__disruption *d, const nw_provider_event *ev) {
+  nw__env *env = d->env;
+  if (!ev->provider_id)
+    return;
+  json_t *claim = json_incref(nw__store_by_provider_id(env->store, NW__K_NODECLAIM, ev->provider_id));
+  if (!claim)
+    return;
+  char note[512];
+  snprintf(note, sizeof(note), "%s%s%s", event_name(ev->kind),
+           ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+  int act = ev->kind != NW_EVENT_REBALANCE_RECOMMENDATION;
+  if (ev->kind == NW_EVENT_STATE_CHANGE && ev->state &&
+      (strcmp(ev->state, "running") == 0 || strcmp(ev->state, "pending") == 0))
+    act = 0;
+  env->ops->event(env, claim, act ? "Warning" : "Normal", event_name(ev->kind), note);
+  if (act && !nw__obj_deleting(claim)) {
+    /* Cordon first so nothing new lands, then delete the claim: its pods
+     * go pending at once and the provisioner launches their replacement
+     * while termination drains. */
+    cordon(env, ev->provider_id);
+    env->ops->remove(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), ignore_done, NULL);
+    char labels[64];
+    snprintf(labels, sizeof(labels), "reason=%s", event_name(ev->kind));
+    nw__metric_add("nodeclaims_disrupted_total", labels, 1);
+  }
+  json_decref(claim);
+}
+
+static void events_done(void *arg) {
+  events_job *j = arg;
+  nw__disruption *d = j->d;
+  d->inflight--;
+  d->events_running = 0;
+  if (!d->closing && j->st == NW_OK) {
+    for (size_t i = 0; i < j->n; i++)
+      handle_event(d, &j->events[i]);
+  }
+  nw__arena_free(j->arena);
+  free(j);
+  release(d);
+}
+
+static void poll_events(void *arg) {
+  nw__disruption *d = arg;
+  nw__env *env = d->env;
+  d->events_timer = env->ops->timer_start(env, EVENTS_MS, poll_events, d);
+  if (d->events_running)
+    return;
+  for (size_t i = 0; i < nw__plugins_count(env->plugins); i++) {
+    nw__plugin *p = nw__plugins_at(env->plugins, i);
+    if (!nw__plugin_provider(p))
+      continue;
+    events_job *j = calloc(1, sizeof(*j));
+    j->d = d;
+    j->prov = p;
+    j->arena = nw__arena_new();
+    d->events_running = 1;
+    d->inflight++;
+    env->ops->submit(env, events_work, events_done, j);
+    break;
+  }
+}
+
+/* ---- consolidation ----------------------------------------------------- */
+
+typedef struct compute_job {
+  nw__disruption *d;
+  nw__snapshot *snap;
+  nw__plugin *strategy;
+  decision *validate;     /* non-NULL: re-check this decision */
+  decision *result;       /* what the worker decided */
+  int still_valid;
+  char error[512];
+} compute_job;
+
+static const char *const method_names[] = {"emptiness", "drift", "multi-node",
+                                           "single-node"};
+
+static char *claim_name_for(compute_job *j, const char *pool) {
+  static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+  uint64_t x = (j->d->name_seq++ * 0x9e3779b97f4a7c15ull) ^ (uint64_t)j->snap->taken_ms ^ 0x5bd1e995u;
+  x ^= x >> 31;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 29;
+  char buf[128];
+  size_t n = (size_t)snprintf(buf, sizeof(buf) - 6, "%s-", pool);
+  for (int i = 0; i < 5; i++) {
+    buf[n + i] = alphabet[x % (sizeof(alphabet) - 1)];
+    x /= sizeof(alphabet) - 1;
+  }
+  buf[n + 5] = '\0';
+  return strdup(buf);
+}
+
+/* A replacement NodeClaim for the candidates' pool: the pool's template,
+ * restricted to the cheaper options the strategy kept. */
+static json_t *replacement_claim(compute_job *j, const nw__snap_pool *sp,
+                                 const nw_replacement *r, char **name_out) {
+  const json_t *np = sp->object;
+  const json_t *tmpl = json_object_get(json_object_get(np, "spec"), "template");
+  const json_t *tspec = json_object_get(tmpl, "spec");
+  char *name = claim_name_for(j, sp->pool->name);
+  json_t *types = json_array();
+  for (size_t i = 0; i < r->n_instance_types; i++)
+    json_array_append_new(types, json_string(r->instance_types[i]));
+  json_t *reqs = json_deep_copy(json_object_get(tspec, "requirements"));
+  if (!json_is_array(reqs)) {
+    json_decref(reqs);
+    reqs = json_array();
+  }
+  json_array_append_new(reqs, json_pack("{s:s, s:s, s:o}", "key",
+                                        "node.kubernetes.io/instance-type",
+                                        "operator", "In", "values", types));
+  if (r->capacity_type)
+    json_array_append_new(reqs, json_pack("{s:s, s:s, s:[s]}", "key",
+                                          "karpenter.sh/capacity-type", "operator",
+                                          "In", "values", r->capacity_type));
+  json_t *labels = json_deep_copy(json_object_get(json_object_get(tmpl, "metadata"), "labels"));
+  if (!json_is_object(labels)) {
+    json_decref(labels);
+    labels = json_object();
+  }
+  json_object_set_new(labels, "karpenter.sh/nodepool", json_string(sp->pool->name));
+  json_t *ann = json_object();
+  if (sp->hash[0]) {
+    json_object_set_new(ann, NW__ANN_NODEPOOL_HASH, json_string(sp->hash));
+    json_object_set_new(ann, NW__ANN_NODEPOOL_HASH_VERSION, json_string(NW__NODEPOOL_HASH_VERSION));
+  }
+  json_t *spec = json_pack("{s:o}", "requirements", reqs);
+  const char *keys[] = {"nodeClassRef", "taints", "startupTaints", "expireAfter",
+                        "terminationGracePeriod"};
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    const json_t *v = json_object_get(tspec, keys[i]);
+    if (v)
+      json_object_set_new(spec, keys[i], json_deep_copy(v));
+  }
+  json_t *claim = json_pack("{s:s, s:s, s:{s:s, s:o, s:o, s:[s]}, s:o}",
+                            "apiVersion", "karpenter.sh/v1", "kind", "NodeClaim",
+                            "metadata", "name", name, "labels", labels,
+                            "annotations", ann, "finalizers",
+                            "karpenter.sh/termination", "spec", spec);
+  *name_out = name;
+  return claim;
+}
+
+static long snap_pool(const nw__snapshot *s, const char *name) {
+  for (size_t i = 0; name && i < s->n_pools; i++) {
+    if (strcmp(s->pools[i].pool->name, name) == 0)
+      return (long)i;
+  }
+  return -1;
+}
+
+static decision *to_decision(compute_job *j, nw_consolidation_method m,
+                             const nw__candidate_set *cs, const nw_command *c) {
+  nw__snapshot *s = j->snap;
+  decision *x = calloc(1, sizeof(*x));
+  x->method = m;
+  x->claims = calloc(c->n_candidates + 1, sizeof(char *));
+  const char *pool = NULL;
+  for (size_t i = 0; i < c->n_candidates; i++) {
+    size_t node = cs->node[c->candidates[i]];
+    json_t *claim = s->claims[node];
+    if (!claim)
+      continue;
+    x->claims[x->n_claims++] = strdup(nw__obj_name(claim));
+    if (!pool)
+      pool = nw__label(claim, "karpenter.sh/nodepool");
+  }
+  x->savings = c->savings_per_hour;
+  x->replacements = json_array();
+  long pi = snap_pool(s, pool);
+  if (c->kind == NW_COMMAND_REPLACE && pi >= 0) {
+    x->replacement_names = calloc(c->result.n_replacements + 1, sizeof(char *));
+    for (size_t i = 0; i < c->result.n_replacements; i++) {
+      char *name = NULL;
+      json_array_append_new(x->replacements,
+                            replacement_claim(j, &s->pools[pi], &c->result.replacements[i], &name));
+      x->replacement_names[x->n_replacements++] = name;
+    }
+  }
+  char reason[512];
+  if (c->kind == NW_COMMAND_DELETE)
+    snprintf(reason, sizeof(reason), "%s: deleting %zu node%s, saving $%.4f/h%s%s",
+             method_names[m], x->n_claims, x->n_claims == 1 ? "" : "s",
+             x->savings, c->reason ? " — " : "", c->reason ? c->reason : "");
+  else
+    snprintf(reason, sizeof(reason), "%s: replacing %zu node%s with %zu, saving $%.4f/h%s%s",
+             method_names[m], x->n_claims, x->n_claims == 1 ? "" : "s",
+             x->n_replacements, x->savings, c->reason ? " — " : "",
+             c->reason ? c->reason : "");
+  x->reason = strdup(reason);
+  return x;
+}
+
+/* Runs one method; returns a decision or NULL. */
+static decision *run_method(compute_job *j, nw__scheduler *sched,
+                            const nw__consolidation_state *st,
+                            nw_consolidation_method m, nw_arena *a) {
+  nw__candidate_set cs;
+  nw_error err = {0};
+  if (!j->strategy || nw__consolidation_candidates(st, m, a, &cs, &err) != 0 ||
+      cs.n == 0)
+    return NULL;
+  nw__consolidation_sim sim = {st, &cs, sched, 0};
+  nw_consolidation_input in;
+  memset(&in, 0, sizeof(in));
+  in.size = sizeof(in);
+  in.method = m;
+  in.n_candidates = cs.n;
+  in.candidates = cs.items;
+  in.simulate = nw__consolidation_simulate;
+  in.sim_ctx = &sim;
+  in.max_candidates = 100;
+  in.spot_to_spot = 0;
+  in.min_spot_types = 15;
+  nw_command *cmds = NULL;
+  size_t n = 0;
+  const nw_strategy_vtable *vt = nw__plugin_strategy(j->strategy);
+  if (vt->compute(nw__plugin_state(j->strategy), &in, a, &cmds, &n, &err) != NW_OK) {
+    snprintf(j->error, sizeof(j->error), "strategy %s: %s",
+             nw__plugin_descriptor(j->strategy)->name, err.message);
+    return NULL;
+  }
+  return n ? to_decision(j, m, &cs, &cmds[0]) : NULL;
+}
+
+/* Whether every candidate of x is still a candidate and the move still
+ * schedules, as Karpenter's validation does. */
+static int still_holds(compute_job *j, nw__scheduler *sched,
+                       const nw__consolidation_state *st, nw_arena *a) {
+  decision *x = j->validate;
+  nw__candidate_set cs;
+  nw_error err = {0};
+  if (nw__consolidation_candidates(st, x->method, a, &cs, &err) != 0)
+    return 0;
+  size_t *idx = nw__arena_alloc(a, (x->n_claims + 1) * sizeof(size_t));
+  for (size_t i = 0; i < x->n_claims; i++) {
+    int found = 0;
+    for (size_t c = 0; c < cs.n && !found; c++) {
+      json_t *claim = j->snap->claims[cs.node[c]];
+      if (claim && strcmp(nw__obj_name(claim), x->claims[i]) == 0) {
+        idx[i] = c;
+        found = 1;
+      }
+    }
+    if (!found)
+      return 0;
+  }
+  nw__consolidation_sim sim = {st, &cs, sched, 0};
+  nw_sim_result r;
+  memset(&r, 0, sizeof(r));
+  if (nw__consolidation_simulate(&sim, idx, x->n_claims, a, &r) != NW_OK)
+    return 0;
+  return r.all_scheduled && r.n_replacements <= x->n_replacements;
+}
+
+static void compute_work(void *arg) {
+  compute_job *j = arg;
+  nw__snapshot *s = j->snap;
+  nw__snapshot_prepare(s, j->d->env->plugins);
+  nw_error err = {0};
+  nw__scheduler *sched = nw__scheduler_new(&s->input, &err);
+  if (!sched) {
+    snprintf(j->error, sizeof(j->error), "scheduler: %s", err.message);
+    return;
+  }
+  uint8_t *nominated = nw__arena_alloc(s->arena, s->n_nodes + 1);
+  nw__consolidation_state st = {&s->input, (const json_t *const *)s->claims,
+                                nominated, s->n_pending, s->pending, s->pdbs,
+                                s->taken_ms};
+  if (j->validate) {
+    j->still_valid = still_holds(j, sched, &st, s->arena);
+  } else {
+    static const nw_consolidation_method order[] = {
+        NW_METHOD_EMPTINESS, NW_METHOD_DRIFT, NW_METHOD_MULTI_NODE,
+        NW_METHOD_SINGLE_NODE};
+    for (size_t i = 0; i < 4 && !j->result; i++)
+      j->result = run_method(j, sched, &st, order[i], s->arena);
+  }
+  nw__scheduler_free(sched);
+}
+
+static void taint_candidates(nw__disruption *d, const decision *x) {
+  nw__env *env = d->env;
+  for (size_t i = 0; i < x->n_claims; i++) {
+    json_t *c = nw__store_get(env->store, NW__K_NODECLAIM, NULL, x->claims[i]);
+    const char *pid = c ? json_string_value(json_object_get(json_object_get(c, "status"), "providerID")) : NULL;
+    if (pid)
+      cordon(env, pid);
+  }
+}
+
+static void delete_candidates(nw__disruption *d, const decision *x) {
+  nw__env *env = d->env;
+  for (size_t i = 0; i < x->n_claims; i++) {
+    json_t *c = nw__store_get(env->store, NW__K_NODECLAIM, NULL, x->claims[i]);
+    if (!c)
+      continue;
+    env->ops->event(env, c, "Normal", "DisruptionTerminating", x->reason);
+    env->ops->remove(env, NW__K_NODECLAIM, NULL, x->claims[i], ignore_done, NULL);
+  }
+  char labels[64];
+  snprintf(labels, sizeof(labels), "method=%s", method_names[x->method]);
+  nw__metric_add("nodeclaims_disrupted_total", labels, (double)x->n_claims);
+  nw__metric_add("consolidation_savings_usd_per_hour_total", NULL, x->savings);
+  NW_INFO("disruption", "%s", x->reason);
+}
+
+static void execute(nw__disruption *d) {
+  nw__env *env = d->env;
+  decision *x = d->pending;
+  taint_candidates(d, x);
+  if (x->n_replacements == 0) {
+    delete_candidates(d, x);
+    decision_free(x);
+    d->pending = NULL;
+    d->phase = IDLE;
+    schedule(d, 0);
+    return;
+  }
+  for (size_t i = 0; i < x->n_replacements; i++)
+    env->ops->create(env, NW__K_NODECLAIM, json_array_get(x->replacements, i),
+                     ignore_done, NULL);
+  json_t *first = nw__store_get(env->store, NW__K_NODECLAIM, NULL, x->claims[0]);
+  if (first)
+    env->ops->event(env, first, "Normal", "DisruptionLaunching", x->reason);
+  x->replaced_at = env->ops->now_ms(env);
+  d->phase = REPLACING;
+  schedule(d, 1000);
+}
+
+/* Replacements Initialized: delete the candidates.  A replacement that
+ * failed or timed out abandons the decision and untaints nothing: the
+ * candidates' taint goes with them only when they are deleted, so the
+ * next pass may pick them again. */
+static void check_replacements(nw__disruption *d) {
+  nw__env *env = d->env;
+  decision *x = d->pending;
+  size_t ready = 0;
+  for (size_t i = 0; i < x->n_replacements; i++) {
+    json_t *c = nw__store_get(env->store, NW__K_NODECLAIM, NULL, x->replacement_names[i]);
+    const char *s = c ? nw__cond_status(c, "Initialized") : NULL;
+    if (s && strcmp(s, "True") == 0)
+      ready++;
+  }
+  if (ready == x->n_replacements) {
+    delete_candidates(d, x);
+  } else if (env->ops->now_ms(env) - x->replaced_at < REPLACE_TIMEOUT_MS) {
+    schedule(d, 1000);
+    return;
+  } else {
+    NW_WARN("disruption", "replacements not initialized in time; abandoning: %s", x->reason);
+  }
+  decision_free(x);
+  d->pending = NULL;
+  d->phase = IDLE;
+  schedule(d, 0);
+}
+
+static void compute_done(void *arg) {
+  compute_job *j = arg;
+  nw__disruption *d = j->d;
+  d->inflight--;
+  if (d->closing) {
+    decision_free(j->result);
+    nw__snapshot_free(j->snap);
+    free(j);
+    release(d);
+    return;
+  }
+  if (j->error[0])
+    NW_WARN("disruption", "%s", j->error);
+  if (j->validate) {
+    if (j->still_valid) {
+      execute(d);
+    } else {
+      NW_INFO("disruption", "decision no longer holds after validation: %s",
+              d->pending->reason);
+      decision_free(d->pending);
+      d->pending = NULL;
+      d->phase = IDLE;
+      schedule(d, PASS_MS);
+    }
+  } else if (j->result) {
+    d->pending = j->result;
+    d->phase = VALIDATING;
+    /* Karpenter waits before acting so a burst of pods can change its
+     * mind; the same 15 s apply here (virtual in the simulator). */
+    schedule(d, VALIDATE_MS);
+  } else {
+    d->phase = IDLE;
+    schedule(d, PASS_MS);
+  }
+  nw__snapshot_free(j->snap);
+  free(j);
+}
+
+static void start_compute(nw__disruption *d, decision *validate) {
+  nw__env *env = d->env;
+  compute_job *j = calloc(1, sizeof(*j));
+  j->d = d;
+  j->snap = nw__snapshot_take(env);
+  j->strategy = nw__plugins_find(env->plugins, d->strategy);
+  if (j->strategy && !nw__plugin_strategy(j->strategy))
+    j->strategy = NULL;
+  j->validate = validate;
+  d->inflight++;
+  d->phase = COMPUTING;
+  env->ops->submit(env, compute_work, compute_done, j);
+}
+
+static void pass(void *arg) {
+  nw__disruption *d = arg;
+  d->pass_timer = NULL;
+  nw__store_foreach(d->env->store, NW__K_NODECLAIM, expire_and_drift, d);
+  switch (d->phase) {
+  case IDLE:
+    start_compute(d, NULL);
+    break;
+  case VALIDATING:
+    start_compute(d, d->pending);
+    break;
+  case REPLACING:
+    check_replacements(d);
+    break;
+  case COMPUTING:
+    break;
+  }
+}
+
+static void schedule(nw__disruption *d, int64_t delay_ms) {
+  nw__env *env = d->env;
+  if (d->closing)
+    return;
+  if (d->pass_timer)
+    env->ops->timer_stop(env, d->pass_timer);
+  d->pass_timer = env->ops->timer_start(env, delay_ms, pass, d);
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+nw__disruption *nw__disruption_new(nw__env *env, const char *strategy) {
+  nw__disruption *d = calloc(1, sizeof(*d));
+  if (!d)
+    return NULL;
+  d->env = env;
+  d->strategy = strdup(strategy ? strategy : "default");
+  nw__store_watch(env->store, on_change, d);
+  schedule(d, PASS_MS);
+  d->events_timer = env->ops->timer_start(env, EVENTS_MS, poll_events, d);
+  return d;
+}
+
+void nw__disruption_trigger(nw__disruption *d) {
+  if (d->phase == IDLE)
+    schedule(d, 0);
+}
+
+static void release(nw__disruption *d) {
+  if (!d->closing || d->inflight > 0)
+    return;
+  decision_free(d->pending);
+  free(d->strategy);
+  free(d);
+}
+
+void nw__disruption_free(nw__disruption *d) {
+  if (!d)
+    return;
+  nw__env *env = d->env;
+  d->closing = 1;
+  nw__store_unwatch(env->store, on_change, d);
+  if (d->pass_timer)
+    env->ops->timer_stop(env, d->pass_timer);
+  if (d->events_timer)
+    env->ops->timer_stop(env, d->events_timer);
+  release(d);
+}
