@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/yaml.h"
 #include "metrics/metrics.h"
 
 #define NEAR(a, b) (fabs((a) - (b)) < 1e-9)
@@ -158,7 +159,65 @@ static void test_unreachable_keeps_snapshot(void) {
   pt_unload(&p);
 }
 
-NW_TEST_CASES({"static_table_with_adjustments", test_static_table_with_adjustments},
+/* The `config:` of the first plugin in a shipped example, as JSON text
+ * (caller frees); the daemon hands plugins their subtree this way. */
+static char *example_config(const char *rel) {
+  char err[256];
+  nw__ydoc *doc = nw__yaml_load(nw_test_src_path(rel), err, sizeof(err));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+  nw__ynode *plugins = nw__ymap_get(doc->root, "plugins");
+  CU_ASSERT_FATAL(plugins && plugins->len == 1);
+  json_t *cfg = nw__ynode_to_json(nw__ymap_get(plugins->items[0], "config"));
+  char *text = json_dumps(cfg, JSON_COMPACT);
+  json_decref(cfg);
+  nw__ydoc_free(doc);
+  return text;
+}
+
+/* configs/pricing/aws.yaml loads and its adjustments do what its comments
+ * say (mode aws, but no refresh here: the snapshot answers). */
+static void test_example_aws_config(void) {
+  char *cfg = example_config("configs/pricing/aws.yaml");
+  pt_plugin p;
+  char err[512] = "";
+  CU_ASSERT_EQUAL_FATAL(pt_load(&p, cfg, err, sizeof(err)), 0);
+  json_t *od = json_object_get(pt_snapshot_region(), "on-demand");
+  double usd;
+#define OD(t) json_number_value(json_object_get(od, t))
+  CU_ASSERT(pt_price(&p, "c5.large", "us-east-1a", "on-demand", &usd) == NW_OK &&
+            NEAR(usd, OD("c5.large") * 0.9));
+  CU_ASSERT(pt_price(&p, "m7i.large", "us-east-1a", "on-demand", &usd) == NW_OK &&
+            NEAR(usd, OD("m7i.large") * 0.72));
+  CU_ASSERT(pt_price(&p, "p5.48xlarge", "us-east-1a", "on-demand", &usd) == NW_OK &&
+            NEAR(usd, 60.0));
+#undef OD
+  /* Spot is not adjusted by these rules. */
+  json_t *spot = json_object_get(json_object_get(pt_snapshot_region(), "spot"),
+                                 "m7i.large");
+  CU_ASSERT(pt_price(&p, "m7i.large", "us-east-1a", "spot", &usd) == NW_OK &&
+            NEAR(usd, json_number_value(json_object_get(spot, "us-east-1a"))));
+  pt_unload(&p);
+  free(cfg);
+}
+
+static void test_example_static_config(void) {
+  char *cfg = example_config("configs/pricing/static.yaml");
+  pt_plugin p;
+  char err[512] = "";
+  CU_ASSERT_EQUAL_FATAL(pt_load(&p, cfg, err, sizeof(err)), 0);
+  double usd;
+  CU_ASSERT(pt_price(&p, "kind.medium", "zone-b", "on-demand", &usd) == NW_OK &&
+            NEAR(usd, 0.10));
+  CU_ASSERT(pt_price(&p, "kind.small", "zone-b", "spot", &usd) == NW_OK &&
+            NEAR(usd, 0.018));
+  CU_ASSERT_EQUAL(pt_price(&p, "kind.large", "zone-a", "spot", &usd), NW_ERR_NOT_FOUND);
+  pt_unload(&p);
+  free(cfg);
+}
+
+NW_TEST_CASES({"example_aws_config", test_example_aws_config},
+              {"example_static_config", test_example_static_config},
+              {"static_table_with_adjustments", test_static_table_with_adjustments},
               {"builtin_snapshot_prices", test_builtin_snapshot_prices},
               {"snapshot_file", test_snapshot_file},
               {"config_error_through_loader", test_config_error_through_loader},
