@@ -10,6 +10,7 @@
 #include "daemon/kube_env.h"
 #include "http/http.h"
 #include "util/arena.h"
+#include "disruption/controller.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/leader.h"
@@ -42,6 +43,7 @@ typedef struct daemon_state {
   nw__provisioner *provisioner;
   nw__lifecycle *lifecycle;
   nw__termination *termination;
+  nw__disruption *disruption;
 } daemon_state;
 
 int nw__daemon_load_plugins(const nw__config *cfg, nw__plugin_set *set) {
@@ -81,6 +83,7 @@ static void controllers_start(daemon_state *d) {
   d->lifecycle = nw__lifecycle_new(env);
   d->termination = nw__termination_new(env);
   d->provisioner = nw__provisioner_new(env);
+  d->disruption = nw__disruption_new(env, d->cfg->strategy);
   nw__provisioner_trigger(d->provisioner);
   NW_INFO("daemon", "controllers started");
 }
@@ -89,9 +92,11 @@ static void controllers_stop(daemon_state *d) {
   if (!d->provisioner)
     return;
   nw__provisioner_free(d->provisioner);
+  nw__disruption_free(d->disruption);
   nw__termination_free(d->termination);
   nw__lifecycle_free(d->lifecycle);
   d->provisioner = NULL;
+  d->disruption = NULL;
   d->termination = NULL;
   d->lifecycle = NULL;
   NW_INFO("daemon", "controllers stopped");

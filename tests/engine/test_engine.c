@@ -3,6 +3,7 @@
 
 #include "cluster/objutil.h"
 #include "util/arena.h"
+#include "disruption/controller.h"
 #include "lifecycle/lifecycle.h"
 #include "nwtest.h"
 #include "plugin/loader.h"
@@ -20,7 +21,9 @@ typedef struct world {
   nw__provisioner *prov;
   nw__lifecycle *life;
   nw__termination *term;
+  nw__disruption *disr;
   int events_launched;
+  int events_disrupting;
   int events_failed_scheduling;
 } world;
 
@@ -35,6 +38,8 @@ static void on_event(void *user, int64_t now, const json_t *regarding,
     w->events_launched++;
   if (strcmp(reason, "FailedScheduling") == 0)
     w->events_failed_scheduling++;
+  if (strcmp(reason, "DisruptionTerminating") == 0 || strcmp(reason, "Expired") == 0)
+    w->events_disrupting++;
 }
 
 static void world_init(world *w) {
@@ -46,18 +51,23 @@ static void world_init(world *w) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(nw__plugins_load(w->plugins, path,
                                                 "{\"zones\":[\"zone-a\"]}", 1,
                                                 err, sizeof(err)));
+  snprintf(path, sizeof(path), "%s/strategy-default.so", NW_TEST_PLUGIN_DIR);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(nw__plugins_load(w->plugins, path, NULL, 1, err,
+                                                sizeof(err)));
   w->venv = nw__venv_new(w->store, w->plugins, T0, 42);
   w->env = nw__venv_env(w->venv);
   nw__venv_on_event(w->venv, on_event, w);
   w->prov = nw__provisioner_new(w->env);
   w->life = nw__lifecycle_new(w->env);
   w->term = nw__termination_new(w->env);
+  w->disr = nw__disruption_new(w->env, "default");
 }
 
 static void world_free(world *w) {
   nw__provisioner_free(w->prov);
   nw__lifecycle_free(w->life);
   nw__termination_free(w->term);
+  nw__disruption_free(w->disr);
   nw__venv_free(w->venv);
   nw__plugins_free(w->plugins);
   nw__store_free(w->store);
@@ -67,7 +77,8 @@ static void run(world *w, int64_t ms) {
   nw__venv_run_until(w->venv, nw__venv_now(w->venv) + ms);
 }
 
-static void add_nodepool(world *w, const char *limits_cpu) {
+static void add_nodepool_full(world *w, const char *limits_cpu,
+                              const char *expire_after) {
   json_t *np = json_pack(
       "{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:{s:s}}, s:{s:[{s:s, s:s, s:[s]}], "
       "s:{s:s, s:s, s:s}}}}}",
@@ -80,7 +91,17 @@ static void add_nodepool(world *w, const char *limits_cpu) {
   if (limits_cpu)
     json_object_set_new(json_object_get(np, "spec"), "limits",
                         json_pack("{s:s}", "cpu", limits_cpu));
+  json_object_set_new(json_object_get(np, "spec"), "disruption",
+                      json_pack("{s:s, s:s}", "consolidationPolicy",
+                                "WhenEmptyOrUnderutilized", "consolidateAfter", "0s"));
+  if (expire_after)
+    json_object_set_new(json_object_get(json_object_get(json_object_get(np, "spec"), "template"), "spec"),
+                        "expireAfter", json_string(expire_after));
   nw__store_put(w->store, NW__K_NODEPOOL, np);
+}
+
+static void add_nodepool(world *w, const char *limits_cpu) {
+  add_nodepool_full(w, limits_cpu, NULL);
 }
 
 static void add_pending_pod(world *w, const char *name, const char *cpu,
@@ -248,7 +269,57 @@ static void test_limits_stop_launches(void) {
   world_free(&w);
 }
 
-NW_TEST_CASES({"batch_waits_for_idle_window", test_batch_waits_for_idle_window},
+/* One pod, launched, registered and bound: returns the claim's name. */
+static void one_running_node(world *w, char *claim_name, size_t len) {
+  add_pending_pod(w, "gw-0", "1500m", "3Gi");
+  run(w, 3000);
+  claims c = list_claims(w);
+  CU_ASSERT_EQUAL_FATAL(c.n, 1);
+  snprintf(claim_name, len, "%s", nw__obj_name(c.items[0]));
+  register_node(w, c.items[0], "node-1");
+  run(w, 1000);
+  bind(w, "gw-0", "node-1");
+  run(w, 1000);
+}
+
+static void test_empty_node_is_consolidated(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  char name[128];
+  one_running_node(&w, name, sizeof(name));
+  /* While its pod runs the node is not empty, and nothing cheaper fits. */
+  run(&w, 60000);
+  CU_ASSERT_PTR_NOT_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  CU_ASSERT_EQUAL(w.events_disrupting, 0);
+  /* The pod goes away: emptiness removes the node after validation. */
+  nw__store_remove(w.store, NW__K_POD, "default", "gw-0");
+  run(&w, 60000);
+  CU_ASSERT_TRUE(w.events_disrupting >= 1);
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODE, NULL, "node-1"));
+  world_free(&w);
+}
+
+static void test_expired_claim_is_deleted(void) {
+  world w;
+  world_init(&w);
+  add_nodepool_full(&w, NULL, "30m");
+  char name[128];
+  one_running_node(&w, name, sizeof(name));
+  run(&w, 20 * 60000);
+  CU_ASSERT_PTR_NOT_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  run(&w, 15 * 60000);
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  /* Its pod was evicted; the pending replacement pod would come from its
+   * controller, which this test does not run. */
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_POD, "default", "gw-0"));
+  world_free(&w);
+}
+
+NW_TEST_CASES({"empty_node_is_consolidated", test_empty_node_is_consolidated},
+              {"expired_claim_is_deleted", test_expired_claim_is_deleted},
+              {"batch_waits_for_idle_window", test_batch_waits_for_idle_window},
               {"pending_pods_become_a_launched_claim",
                test_pending_pods_become_a_launched_claim},
               {"registration_initialization_and_termination",
