@@ -27,5 +27,6 @@ size_t nw_bench_randn(nw_bench_rng *r, size_t n);
 /* Subcommands. argv[0] is the subcommand name. */
 int nw_bench_scheduling(int argc, char **argv);
 int nw_bench_consolidation(int argc, char **argv);
+int nw_bench_informer(int argc, char **argv);
 
 #endif

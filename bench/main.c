@@ -19,6 +19,8 @@ static const subcommand commands[] = {
      "[--json]"},
     {"consolidation", nw_bench_consolidation,
      "--nodes N [--pods-per-node 20] [--strategy default|balanced] [--json]"},
+    {"informer", nw_bench_informer,
+     "--kubeconfig PATH [--generate [--nodes N] [--pods N]] [--compact] [--json]"},
 };
 
 double nw_bench_now(void) {
