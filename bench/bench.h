@@ -28,5 +28,6 @@ size_t nw_bench_randn(nw_bench_rng *r, size_t n);
 int nw_bench_scheduling(int argc, char **argv);
 int nw_bench_consolidation(int argc, char **argv);
 int nw_bench_informer(int argc, char **argv);
+int nw_bench_pricing(int argc, char **argv);
 
 #endif

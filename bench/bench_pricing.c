@@ -31,8 +31,6 @@
 #include "bench.h"
 #include "pricing_int.h"
 
-int nw_bench_pricing(int argc, char **argv);
-
 typedef struct key {
   const char *type, *ct, *zone;
 } key;

@@ -21,6 +21,7 @@ static const subcommand commands[] = {
      "--nodes N [--pods-per-node 20] [--strategy default|balanced] [--json]"},
     {"informer", nw_bench_informer,
      "--kubeconfig PATH [--generate [--nodes N] [--pods N]] [--compact] [--json]"},
+    {"pricing", nw_bench_pricing, "[--runs N] [--json]"},
 };
 
 double nw_bench_now(void) {
