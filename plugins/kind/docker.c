@@ -91,7 +91,7 @@ static nw_status raw(nw__kind *k, const char *method, const char *path,
   nw_status st = k->host->http(k->h, &req, resp, arena, err);
   if (st != NW_OK) {
     char why[400];
-    snprintf(why, sizeof(why), "%s", err ? err->message : "");
+    snprintf(why, sizeof(why), "%.399s", err ? err->message : "");
     return nw__kind_err(err, st, "docker: %s %s via %s: %s", method, path,
                         k->cfg.socket, why);
   }
@@ -239,7 +239,7 @@ nw_status nw__kind_docker_noarena(nw__kind *k, const char *method,
   nw_status st = k->host->http_stream(k->h, &req, heap_chunk, &b, status, err);
   if (st != NW_OK) {
     char why[400];
-    snprintf(why, sizeof(why), "%s", err ? err->message : "");
+    snprintf(why, sizeof(why), "%.399s", err ? err->message : "");
     free(b.data);
     pthread_mutex_lock(&k->api_lock);
     k->api_prefix[0] = '\0';

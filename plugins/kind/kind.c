@@ -256,7 +256,7 @@ static void list_item(nw__kind *k, nw_arena *a, json_t *c, nw_node_instance *out
 /* The container made for a claim, by label; NW_ERR_NOT_FOUND when none. */
 static nw_status find_claim(nw__kind *k, const char *claim, nw_arena *a,
                             char *name, size_t len, nw_error *err) {
-  json_t *labels = json_pack("[s+s+,s+s+]", NW_KIND_LABEL_CLUSTER "=",
+  json_t *labels = json_pack("[s+,s+]", NW_KIND_LABEL_CLUSTER "=",
                              k->cfg.cluster, NW_KIND_LABEL_CLAIM "=", claim);
   char *lj = labels ? json_dumps(labels, JSON_COMPACT) : NULL;
   json_decref(labels);

@@ -462,7 +462,8 @@ static void test_kubeadm_commands(void) {
   CU_ASSERT_STRING_EQUAL(t[3], "--print-join-command");
   CU_ASSERT_PTR_NULL(t[4]);
 
-  char **j = nw__kind_join_argv(ep, tok, hash);
+  char **j = nw__kind_join_argv("kind-control-plane:6443", "abcdef.0123456789abcdef",
+                                "sha256:0a1b2c3d4e5f");
   const char *want[] = {"kubeadm", "join", "kind-control-plane:6443", "--token",
                         "abcdef.0123456789abcdef", "--discovery-token-ca-cert-hash",
                         "sha256:0a1b2c3d4e5f", "--skip-phases=preflight", NULL};
