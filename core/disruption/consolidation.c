@@ -163,6 +163,7 @@ static int method_wants(const build *b, const nw__nodepool *np,
 
 typedef struct ranked {
   double cost;
+  double price;
   size_t node;
   long pool;
   long n_pods;
@@ -203,6 +204,43 @@ static int *pool_allowance(build *b, nw_arena *arena) {
   return allowed;
 }
 
+static const char *label_or(const nw__sched_node *sn, const char *key) {
+  const char *v = nw__labels_get(&sn->node->labels, key);
+
+  return v != NULL ? v : "?";
+}
+
+/*
+ * A node's price: the caller's, or else the price of the offering its
+ * labels name (instance type, zone, capacity type) among its pool's
+ * instance types, as Karpenter prices candidates.  -1 when unknown.
+ */
+static double node_price(const nw__consolidation_state *st,
+                         const nw__sched_node *sn, long pool) {
+  const nw_labels *l = &sn->node->labels;
+  const char *it = nw__labels_get(l, LABEL_INSTANCE_TYPE);
+  const char *zone = nw__labels_get(l, LABEL_ZONE);
+  const char *ct = nw__labels_get(l, LABEL_CAPACITY_TYPE);
+  const nw_instance_types *types = &st->sched->pools[pool].types;
+
+  if (sn->price > 0)
+    return sn->price;
+  if (it == NULL || zone == NULL || ct == NULL)
+    return -1;
+  for (size_t t = 0; t < types->len; t++) {
+    const nw_instance_type *type = &types->items[t];
+    if (strcmp(type->name, it) != 0)
+      continue;
+    for (size_t o = 0; o < type->n_offerings; o++) {
+      const nw_offering *of = &type->offerings[o];
+      if (of->zone != NULL && of->capacity_type != NULL &&
+          strcmp(of->zone, zone) == 0 && strcmp(of->capacity_type, ct) == 0)
+        return of->price;
+    }
+  }
+  return -1;
+}
+
 /* A candidate's ranking entry, or 0 when the node is not one. */
 static int rank_node(build *b, size_t i, ranked *r) {
   const nw__consolidation_state *st = b->st;
@@ -235,6 +273,19 @@ static int rank_node(build *b, size_t i, ranked *r) {
   np = st->sched->pools[r->pool].pool;
   if (!method_wants(b, np, claim, n_pods))
     return 0;
+  r->price = node_price(st, sn, r->pool);
+  /* Karpenter cannot weigh a node it cannot price (getCandidatePrices):
+   * it may still go when empty, but never by consolidation. */
+  if (r->price < 0 && (b->method == NW_METHOD_MULTI_NODE ||
+                       b->method == NW_METHOD_SINGLE_NODE)) {
+    skip(b, "node %s: no price for its offering (%s in %s, %s)",
+         sn->node->name,
+         label_or(sn, LABEL_INSTANCE_TYPE), label_or(sn, LABEL_ZONE),
+         label_or(sn, LABEL_CAPACITY_TYPE));
+    return 0;
+  }
+  if (r->price < 0)
+    r->price = 0;
   r->cost = cost * nw__lifetime_remaining(nw__obj_created_ms(claim),
                                           np->expire_after_s * 1000,
                                           st->now_ms);
@@ -253,7 +304,7 @@ static void fill_candidate(const nw__consolidation_state *st, const ranked *r,
   c->instance_type = nw__labels_get(&sn->node->labels, LABEL_INSTANCE_TYPE);
   c->zone = nw__labels_get(&sn->node->labels, LABEL_ZONE);
   c->capacity_type = nw__labels_get(&sn->node->labels, LABEL_CAPACITY_TYPE);
-  c->price = sn->price;
+  c->price = r->price;
   c->n_pods = (size_t)r->n_pods;
   c->disruption_cost = r->cost;
 }

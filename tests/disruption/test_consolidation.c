@@ -215,7 +215,34 @@ static void test_pending_pods_keep_capacity(void) {
   teardown_cluster(&c);
 }
 
+/* Nodes the caller did not price are priced from their pool's offerings;
+ * one whose offering is unknown is no consolidation candidate. */
+static void test_candidate_prices(void) {
+  const tnode nodes[] = {{"a", "c8", 1, {0}, 0, 0}, {"b", "c16", 1, {0}, 0, 0},
+                         {"lost", "c8", 1, {0}, 0, 0}};
+  cluster c;
+  nw__candidate_set cs;
+  nw_error err = {0, ""};
+  build(&c, "[{\"nodes\":\"100%\"}]", nodes, 3, NULL);
+  for (size_t i = 0; i < 3; i++)
+    c.nodes[i].price = 0;
+  /* "lost" says it runs in a zone its type is not offered in. */
+  nw_kv *kv = (nw_kv *)c.nodes[2].node->labels.items;
+  for (size_t i = 0; i < c.nodes[2].node->labels.len; i++) {
+    if (strcmp(kv[i].key, "topology.kubernetes.io/zone") == 0)
+      kv[i].value = "z9";
+  }
+  CU_ASSERT_EQUAL_FATAL(nw__consolidation_candidates(&c.st, NW_METHOD_SINGLE_NODE,
+                                                     c.a, &cs, &err), 0);
+  CU_ASSERT_EQUAL_FATAL(cs.n, 2);
+  CU_ASSERT_DOUBLE_EQUAL(cs.items[0].price, 0.80, 1e-9);
+  CU_ASSERT_DOUBLE_EQUAL(cs.items[1].price, 1.60, 1e-9);
+  CU_ASSERT_TRUE(has_skip(&cs, "node lost: no price for its offering (c8 in z9, on-demand)"));
+  teardown_cluster(&c);
+}
+
 NW_TEST_CASES({"empty_nodes_within_budget", test_empty_nodes_within_budget},
+              {"candidate_prices", test_candidate_prices},
               {"blocked_candidates", test_blocked_candidates},
               {"drift_candidates", test_drift_candidates},
               {"three_half_empty_to_one", test_three_half_empty_to_one},
