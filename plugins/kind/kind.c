@@ -302,6 +302,8 @@ static int host_cpus(nw__kind *k) {
   return n;
 }
 
+static void flush_gone(nw__kind *k, nw_arena *a);
+
 /* ---- init / fini ---------------------------------------------------------- */
 
 static nw_status kind_init(const nw_host_api *host, nw_plugin_handle *h,
@@ -365,6 +367,7 @@ static nw_status kind_instance_types(void *state, const char *nodepool,
     if (st != NW_OK)
       return st;
   }
+  flush_gone(k, arena);
   learn_host(k, arena);
   return nw__kind_catalog(k->host, &k->cfg, host_cpus(k), arena, out, err);
 }
@@ -400,7 +403,12 @@ static char *create_body(nw__kind *k, const nw__kind_class *cls,
     json_decref(labels);
     return NULL;
   }
-  if (strcmp(k->api_prefix, "/v1.41") >= 0 && strlen(k->api_prefix) == 6)
+  char prefix[16];
+  pthread_mutex_lock(&k->api_lock);
+  memcpy(prefix, k->api_prefix, sizeof(prefix));
+  pthread_mutex_unlock(&k->api_lock);
+  /* CgroupnsMode exists since API 1.41; every prefix is "/v1.NN". */
+  if (strlen(prefix) == 6 && strcmp(prefix, "/v1.41") >= 0)
     json_object_set_new(hc, "CgroupnsMode", json_string("private"));
   if (cls->runtime == NW_KIND_RUNTIME_KUBEADM) {
     json_object_set_new(hc, "Privileged", json_true());
