@@ -212,6 +212,8 @@ typedef struct aws_state {
   pthread_mutex_t mu;        /* guards everything below */
   aws_catalog catalog;
   int64_t catalog_at_ms;     /* monotonic; 0 = never loaded */
+  pthread_mutex_t umu;       /* guards the unavailable list only, so it can
+                                be consulted while mu is held */
   size_t n_unavailable, cap_unavailable;
   aws_unavailable *unavailable;
   size_t n_lts, cap_lts;

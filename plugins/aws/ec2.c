@@ -1646,14 +1646,15 @@ nw_status aws_is_drifted(aws_state *s, const nw_node_instance *inst,
         in |= strcmp(d.sgs[i], r->sgs[j]) == 0;
       sg_ok = in;
     }
-    if (d.hash[0] && strcmp(d.hash, nc.hash) != 0)
-      *reason = adup(s, arena, "NodeClassDrift");
-    else if (!ami_ok)
+    /* Karpenter's order: resolved values first, then the static spec. */
+    if (!ami_ok)
       *reason = adup(s, arena, "AMIDrift");
     else if (!subnet_ok)
       *reason = adup(s, arena, "SubnetDrift");
     else if (!sg_ok)
       *reason = adup(s, arena, "SecurityGroupDrift");
+    else if (d.hash[0] && strcmp(d.hash, nc.hash) != 0)
+      *reason = adup(s, arena, "NodeClassDrift");
   }
   free(r);
   aws_node_class_free(&nc);

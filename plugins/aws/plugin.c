@@ -141,6 +141,7 @@ static void state_free(aws_state *s) {
   free(s->lt_ids);
   free(s->instances);
   pthread_mutex_destroy(&s->mu);
+  pthread_mutex_destroy(&s->umu);
   free(s);
 }
 
@@ -193,6 +194,7 @@ static nw_status plugin_init(const nw_host_api *host, nw_plugin_handle *h,
     return nw_aws_error(err, NW_ERR, "aws: out of memory");
   }
   pthread_mutex_init(&s->mu, NULL);
+  pthread_mutex_init(&s->umu, NULL);
   s->host = host;
   s->h = h;
   s->config = cfg;
@@ -247,7 +249,7 @@ void aws_mark_unavailable(aws_state *s, const char *type, const char *zone,
   char key[128];
   snprintf(key, sizeof(key), "%s/%s/%s", type, zone ? zone : "*", ct);
   int64_t until = s->host->monotonic_ms(s->h) + 3 * 60 * 1000;
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->umu);
   size_t i;
   for (i = 0; i < s->n_unavailable; i++)
     if (strcmp(s->unavailable[i].key, key) == 0)
@@ -266,7 +268,7 @@ void aws_mark_unavailable(aws_state *s, const char *type, const char *zone,
     if (i == s->n_unavailable)
       s->n_unavailable++;
   }
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->umu);
   s->host->counter_add(s->h, "aws_offering_unavailable_total", NULL, 1);
 }
 
@@ -277,12 +279,12 @@ int aws_is_unavailable(aws_state *s, const char *type, const char *zone,
   snprintf(any, sizeof(any), "%s/*/%s", type, ct);
   int64_t now = s->host->monotonic_ms(s->h);
   int hit = 0;
-  pthread_mutex_lock(&s->mu);
+  pthread_mutex_lock(&s->umu);
   for (size_t i = 0; i < s->n_unavailable && !hit; i++)
     hit = s->unavailable[i].until_ms > now &&
           (strcmp(s->unavailable[i].key, key) == 0 ||
            strcmp(s->unavailable[i].key, any) == 0);
-  pthread_mutex_unlock(&s->mu);
+  pthread_mutex_unlock(&s->umu);
   return hit;
 }
 

@@ -388,8 +388,8 @@ static nw_status call(nw_aws_client *c, const char *service, const char *op,
     }
     if (st != NW_ERR_RETRYABLE)
       return st;
-    aws__log(&c->env, NW_LOG_WARN, "%s %s: %s, retrying (attempt %d)", service,
-             op, code ? code : "server error", attempt + 1);
+    aws__log(&c->env, NW_LOG_WARN, "%s %s: %s (attempt %d of %d)", service,
+             op, code ? code : "server error", attempt + 1, c->max_attempts);
   }
   return st;
 }
