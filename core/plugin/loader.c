@@ -505,6 +505,47 @@ nw__plugin *nw__plugins_load(nw__plugin_set *set, const char *path,
   return p;
 }
 
+nw__plugin *nw__plugins_add_builtin(nw__plugin_set *set,
+                                    const nw_plugin_descriptor *desc,
+                                    const char *config_json, char *err,
+                                    size_t errlen) {
+  char path[160];
+  snprintf(path, sizeof(path), "builtin:%s", desc->name);
+  if (nw__plugins_find(set, desc->name)) {
+    fail(err, errlen, path, "name: \"%s\" is already loaded", desc->name);
+    return NULL;
+  }
+  nw__plugin *p = calloc(1, sizeof(*p));
+  if (!p) {
+    fail(err, errlen, path, "out of memory");
+    return NULL;
+  }
+  p->handle.plugin = p;
+  p->set = set;
+  p->desc = desc;
+  p->path = strdup(path);
+  if (!p->path || parse_config(p, config_json, err, errlen) != 0 ||
+      copy_vtable(p) != 0) {
+    if (!*err)
+      fail(err, errlen, path, "out of memory");
+    plugin_free(p);
+    return NULL;
+  }
+  nw_error perr = {0};
+  if (desc->init(&g_host_api, &p->handle, &p->state, &perr) != NW_OK) {
+    fail(err, errlen, path, "init: %s", perr.message);
+    plugin_free(p);
+    return NULL;
+  }
+  p->initialized = 1;
+  if (append_plugin(set, p) != 0) {
+    fail(err, errlen, path, "out of memory");
+    plugin_free(p);
+    return NULL;
+  }
+  return p;
+}
+
 /* Copies s into buf at *off; returns the copy or NULL when it does not fit. */
 static const char *stash(char *buf, size_t len, size_t *off, const char *s) {
   if (!s)

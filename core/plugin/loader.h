@@ -82,6 +82,18 @@ const nw_host_api *nw__host_api(void);
 
 
 
+/*
+ * Adds a plugin compiled into the executable (no file: the simulator's
+ * in-process provider) and initialises it like a loaded one.  `desc` must
+ * have static storage; `config_json` as for nw__plugins_load.  Its path
+ * reads "builtin:<name>".  Returns the plugin (owned by the set) or NULL
+ * with err filled.
+ */
+nw__plugin *nw__plugins_add_builtin(nw__plugin_set *set,
+                                    const nw_plugin_descriptor *desc,
+                                    const char *config_json, char *err,
+                                    size_t errlen);
+
 /* "provider", "pricing", "strategy" or "unknown". */
 const char *nw__plugin_kind_name(uint32_t kind);
 
