@@ -569,7 +569,8 @@ static tgroup *group_get(nw__scheduler *s, const nw__pod *p, gtype type,
   {
     nw_requirement *r = nw__arena_alloc(s->a, (sel->reqs.len + n_extra + 1) *
                                                   sizeof(*r));
-    memcpy(r, sel->reqs.items, sel->reqs.len * sizeof(*r));
+    if (sel->reqs.len)
+      memcpy(r, sel->reqs.items, sel->reqs.len * sizeof(*r));
     memcpy(r + sel->reqs.len, extra, n_extra * sizeof(*r));
     nw_requirements all = {sel->reqs.len + n_extra, r};
     g->sel.reqs = cp_reqs(s->a, &all);
@@ -1408,7 +1409,8 @@ static void add_ports(solve *v, slot *sl, const nw__pod *p) {
     return;
   size_t n = sl->n_ports + p->n_host_ports;
   const nw__host_port **np = nw__arena_alloc(v->a, n * sizeof(*np));
-  memcpy(np, sl->ports, sl->n_ports * sizeof(*np));
+  if (sl->n_ports)
+    memcpy(np, sl->ports, sl->n_ports * sizeof(*np));
   for (size_t i = 0; i < p->n_host_ports; i++)
     np[sl->n_ports + i] = &p->host_ports[i];
   sl->ports = np;
@@ -1623,7 +1625,8 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
   if (c->n_pods == c->cap_pods) {
     c->cap_pods = c->cap_pods ? c->cap_pods * 2 : 8;
     uint32_t *np = nw__arena_alloc(v->a, c->cap_pods * sizeof(*np));
-    memcpy(np, c->pods, c->n_pods * sizeof(*np));
+    if (c->n_pods)
+      memcpy(np, c->pods, c->n_pods * sizeof(*np));
     c->pods = np;
   }
   c->pods[c->n_pods++] = (uint32_t)(sp - v->pods);
