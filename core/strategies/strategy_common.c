@@ -522,22 +522,9 @@ static nw_status compute_single(const nws_state *st, const nws_policy *policy,
   return NW_OK;
 }
 
-nw_status nws_compute(const nws_state *st, const nws_policy *policy,
-                      const nw_consolidation_input *in, nw_arena *arena,
-                      nw_command **out, size_t *n_out, nw_error *err) {
-  *out = NULL;
-  *n_out = 0;
-  if (in == NULL || in->size < sizeof(nw_consolidation_input))
-    return nws_fail(err, NW_ERR_INVALID,
-                    "consolidation input missing or older than this plugin "
-                    "(size %u, need %zu)", in ? in->size : 0u,
-                    sizeof(nw_consolidation_input));
-  if (in->n_candidates > 0 && in->candidates == NULL)
-    return nws_fail(err, NW_ERR_INVALID, "%zu candidates but no array",
-                    in->n_candidates);
-  if (in->method != NW_METHOD_EMPTINESS && in->simulate == NULL)
-    return nws_fail(err, NW_ERR_INVALID, "method %d needs a simulate callback",
-                    (int)in->method);
+static nw_status dispatch(const nws_state *st, const nws_policy *policy,
+                          const nw_consolidation_input *in, nw_arena *arena,
+                          nw_command **out, size_t *n_out, nw_error *err) {
   switch (in->method) {
   case NW_METHOD_EMPTINESS:
     return compute_emptiness(st, in, arena, out, n_out);
@@ -550,4 +537,32 @@ nw_status nws_compute(const nws_state *st, const nws_policy *policy,
   }
   return nws_fail(err, NW_ERR_INVALID, "unknown consolidation method %d",
                   (int)in->method);
+}
+
+nw_status nws_compute(const nws_state *st, const nws_policy *policy,
+                      const nw_consolidation_input *in, nw_arena *arena,
+                      nw_command **out, size_t *n_out, nw_error *err) {
+  nw_status rc;
+
+  *out = NULL;
+  *n_out = 0;
+  if (err != NULL)
+    err->message[0] = '\0';
+  if (in == NULL || in->size < sizeof(nw_consolidation_input))
+    return nws_fail(err, NW_ERR_INVALID,
+                    "consolidation input missing or older than this plugin "
+                    "(size %u, need %zu)", in ? in->size : 0u,
+                    sizeof(nw_consolidation_input));
+  if (in->n_candidates > 0 && in->candidates == NULL)
+    return nws_fail(err, NW_ERR_INVALID, "%zu candidates but no array",
+                    in->n_candidates);
+  if (in->method != NW_METHOD_EMPTINESS && in->simulate == NULL)
+    return nws_fail(err, NW_ERR_INVALID, "method %d needs a simulate callback",
+                    (int)in->method);
+  rc = dispatch(st, policy, in, arena, out, n_out, err);
+  /* The only failure without a message of its own: the host's arena
+   * refused an allocation. */
+  if (rc != NW_OK && err != NULL && err->message[0] == '\0')
+    nws_fail(err, rc, "out of memory in the host's arena");
+  return rc;
 }
