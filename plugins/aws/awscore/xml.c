@@ -40,6 +40,13 @@ xmlDocPtr nw_aws_xml_parse(const char *body, size_t len, const char *what,
                  e ? e->line : 0, msg);
     xmlFreeDoc(doc);
     doc = NULL;
+  } else if (doc->intSubset || doc->extSubset) {
+    /* AWS answers never carry a DTD; one here could only be an attempt
+     * at entity amplification. */
+    nw_aws_error(err, NW_ERR_INVALID, "%s: XML answer with a DTD refused",
+                 what);
+    xmlFreeDoc(doc);
+    doc = NULL;
   }
   xmlFreeParserCtxt(ctxt);
   return doc;
