@@ -28,7 +28,7 @@ const nw__kube_resource NW__KUBE_NODECLAIMS = {"karpenter.sh", "v1", "nodeclaims
                                                "NodeClaim", 0};
 const nw__kube_resource NW__KUBE_EC2NODECLASSES = {"karpenter.k8s.aws", "v1",
                                                    "ec2nodeclasses", "EC2NodeClass", 0};
-const nw__kube_resource NW__KUBE_KINDNODECLASSES = {"nodewright.io", "v1alpha1",
+const nw__kube_resource NW__KUBE_KINDNODECLASSES = {"nodewright.dev", "v1alpha1",
                                                     "kindnodeclasses", "KindNodeClass", 0};
 
 char *nw__kube_path(const nw__kube_resource *r, const char *ns,

@@ -12,6 +12,7 @@
 
 #include "kube/events.h"
 #include "kube/informer.h"
+#include "config/yaml.h"
 #include "kube/kutil.h"
 #include "kube_testutil.h"
 
@@ -54,24 +55,26 @@ typedef struct seen {
   char deleted_name[64];
 } seen;
 
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
 static void on_add(void *u, const json_t *o) {
   seen *s = u;
   s->adds++;
   snprintf(s->last_tier, sizeof(s->last_tier), "%s",
-           nw__kube_str(o, "metadata.labels.tier") ?: "");
+           or_empty(nw__kube_str(o, "metadata.labels.tier")));
 }
 static void on_update(void *u, const json_t *old, const json_t *o) {
   seen *s = u;
   (void)old;
   s->updates++;
   snprintf(s->last_tier, sizeof(s->last_tier), "%s",
-           nw__kube_str(o, "metadata.labels.tier") ?: "");
+           or_empty(nw__kube_str(o, "metadata.labels.tier")));
 }
 static void on_delete(void *u, const json_t *o) {
   seen *s = u;
   s->deletes++;
   snprintf(s->deleted_name, sizeof(s->deleted_name), "%s",
-           nw__kube_str(o, "metadata.name") ?: "");
+           or_empty(nw__kube_str(o, "metadata.name")));
 }
 static void on_synced(void *u) { ((seen *)u)->synced = 1; }
 
@@ -408,6 +411,119 @@ static void test_events_aggregated(void) {
   json_decref(obj);
 }
 
+/* ---- custom resources -------------------------------------------------- */
+
+static const nw__kube_resource CRDS = {"apiextensions.k8s.io", "v1",
+                                       "customresourcedefinitions",
+                                       "CustomResourceDefinition", 0};
+
+/* Installs configs/crds/karpenter.sh_nodeclaims.yaml (AlreadyExists is
+ * fine: the CRD tests apply the same file) and waits until Established. */
+static int install_nodeclaim_crd(void) {
+  char err[512];
+  nw__ydoc *doc = nw__yaml_load(nw_test_src_path("configs/crds/karpenter.sh_nodeclaims.yaml"),
+                                err, sizeof(err));
+  if (!doc) {
+    fprintf(stderr, "%s\n", err);
+    return 0;
+  }
+  json_t *crd = nw__ynode_to_json(doc->root);
+  nw__ydoc_free(doc);
+  char *path = nw__kube_path(&CRDS, NULL, NULL, NULL, NULL);
+  nw__kube_call(g_sync, "POST", path, NULL, crd, NULL, NULL, NULL);
+  free(path);
+  json_decref(crd);
+  for (int i = 0; i < 100; i++) {
+    json_t *got = NULL;
+    nw__kube_get(g_sync, &CRDS, NULL, "nodeclaims.karpenter.sh", keep_body, &got);
+    size_t k;
+    json_t *cond;
+    int ok = 0;
+    json_array_foreach(json_object_get(json_object_get(got, "status"), "conditions"), k, cond) {
+      if (strcmp(or_empty(nw__kube_str(cond, "type")), "Established") == 0 &&
+          strcmp(or_empty(nw__kube_str(cond, "status")), "True") == 0)
+        ok = 1;
+    }
+    json_decref(got);
+    if (ok)
+      return 1;
+    usleep(100000);
+  }
+  return 0;
+}
+
+static int set_launched(void *u, json_t *nc) {
+  (void)u;
+  char now[64];
+  nw__kube_format_time(nw__kube_now_ms(), now, sizeof(now));
+  now[19] = 'Z';
+  now[20] = '\0';
+  json_object_set_new(nc, "status",
+                      json_pack("{s:s, s:[{s:s, s:s, s:s, s:s, s:s}]}", "providerID",
+                                "kind://nw-test/1", "conditions", "type", "Launched",
+                                "status", "True", "reason", "Launched", "message", "",
+                                "lastTransitionTime", now));
+  return 0;
+}
+
+static void test_crd_informer_nodeclaims(void) {
+  uv_loop_t loop;
+  nw_error err = {0};
+  seen s;
+  char name[64];
+  memset(&s, 0, sizeof(s));
+  CU_ASSERT_TRUE_FATAL(install_nodeclaim_crd());
+  snprintf(name, sizeof(name), "nw-kube-claim-%d", (int)getpid());
+  uv_loop_init(&loop);
+  nw__kube_client *c = nw__kube_client_new(g_cfg, &loop, NULL, &err);
+  nw__informer *inf = nw__informer_new(c, &NW__KUBE_NODECLAIMS, NULL);
+  nw__informer_add_index_field(inf, "provider", "status.providerID");
+  nw__informer_handlers h = {on_add, on_update, on_delete, on_synced, &s};
+  nw__informer_add_handlers(inf, &h);
+  nw__informer_start(inf);
+  CU_ASSERT_TRUE_FATAL(kt_run_until(&loop, &s.synced, 10000));
+  int adds0 = s.adds;
+
+  json_t *nc = json_pack(
+      "{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:[s]}]}}",
+      "apiVersion", "karpenter.sh/v1", "kind", "NodeClaim", "metadata", "name", name,
+      "labels", "tier", "claim", "spec", "nodeClassRef", "group", "nodewright.dev", "kind",
+      "KindNodeClass", "name", "default", "requirements", "key",
+      "kubernetes.io/arch", "operator", "In", "values", "amd64");
+  waiter w = {0};
+  nw__kube_create(c, &NW__KUBE_NODECLAIMS, NULL, nc, on_done, &w);
+  json_decref(nc);
+  CU_ASSERT_TRUE(kt_run_until(&loop, &w.done, 10000));
+  CU_ASSERT_EQUAL_FATAL(w.status, NW_OK);
+  CU_ASSERT_TRUE(wait_count(&loop, &s.adds, adds0 + 1));
+
+  /* Status through its subresource, starting from the cached copy. */
+  json_t *cached = nw__informer_get(inf, NULL, name);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cached);
+  memset(&w, 0, sizeof(w));
+  int updates0 = s.updates;
+  nw__kube_update(c, &NW__KUBE_NODECLAIMS, NULL, name, "status", cached, set_launched, NULL,
+                  on_done, &w);
+  json_decref(cached);
+  CU_ASSERT_TRUE(kt_run_until(&loop, &w.done, 10000));
+  CU_ASSERT_EQUAL(w.status, NW_OK);
+  CU_ASSERT_TRUE(wait_count(&loop, &s.updates, updates0 + 1));
+  CU_ASSERT_EQUAL(nw__informer_index_count(inf, "provider", "kind://nw-test/1"), 1);
+  json_t *got = nw__informer_get(inf, NULL, name);
+  CU_ASSERT_STRING_EQUAL(or_empty(nw__kube_str(got, "spec.nodeClassRef.kind")), "KindNodeClass");
+  json_decref(got);
+
+  memset(&w, 0, sizeof(w));
+  nw__kube_delete(c, &NW__KUBE_NODECLAIMS, NULL, name, NULL, on_done, &w);
+  CU_ASSERT_TRUE(kt_run_until(&loop, &w.done, 10000));
+  CU_ASSERT_TRUE(wait_count(&loop, &s.deletes, 1));
+  CU_ASSERT_EQUAL(nw__informer_index_count(inf, "provider", "kind://nw-test/1"), 0);
+  nw__informer_free(inf);
+  nw__kube_client_free(c);
+  kt_drain(&loop);
+  CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
+}
+
 /* ---- bad input --------------------------------------------------------- */
 
 /* Writes a copy of the fixture kubeconfig with sed applied; returns path. */
@@ -490,6 +606,7 @@ NW_TEST_CASES({"informer_create_update_delete", test_informer_create_update_dele
               {"json_patch", test_json_patch},
               {"eviction_blocked_by_pdb_then_allowed", test_eviction_blocked_by_pdb_then_allowed},
               {"events_aggregated", test_events_aggregated},
+              {"crd_informer_nodeclaims", test_crd_informer_nodeclaims},
               {"bad_input", test_bad_input},
               {"informer_unreachable_keeps_retrying", test_informer_unreachable_keeps_retrying});
 NW_TEST_MAIN("kube_client", setup, teardown);
