@@ -389,6 +389,30 @@ static void test_single_first_that_works(void) {
   done(&r);
 }
 
+/* Single-node interleaves pools (Karpenter's shuffleCandidates): the
+ * first candidate of every pool before the second of any. */
+static void test_single_interleaves_pools(void) {
+  const tnode cands[] = {
+      {.name = "stuck", .pool = "p1", .type = "c16", .price = 1.6, .cap = 16,
+       .n_pods = 1, .pods = {16}},
+      {.name = "p1-second", .pool = "p1", .type = "c8", .price = 0.8, .cap = 8,
+       .n_pods = 1, .pods = {3}},
+      {.name = "p2-first", .pool = "p2", .type = "c8", .price = 0.8, .cap = 8,
+       .n_pods = 1, .pods = {3}},
+  };
+  const tnode others[] = {
+      {.name = "roomy", .type = "c16", .price = 1.6, .cap = 16, .n_pods = 1,
+       .pods = {4}},
+  };
+  tcluster c = {cands, 3, others, 1, catalog, 3, 0};
+  run r;
+  run_strategy(&r, g_default, &c, NW_METHOD_SINGLE_NODE);
+  CU_ASSERT_EQUAL_FATAL(r.n_cmds, 1);
+  CU_ASSERT_EQUAL(r.cmds[0].candidates[0], 2);
+  CU_ASSERT_EQUAL(c.calls, 2);
+  done(&r);
+}
+
 /* A catalog with `cheaper` spot types under the node's price 1.0, plus
  * more expensive ones. */
 static size_t spot_catalog(ttype *types, int cheaper) {
@@ -662,6 +686,7 @@ NW_TEST_CASES({"empty_nodes_deleted", test_empty_nodes_deleted},
               {"no_move_when_pods_do_not_fit",
                test_no_move_when_pods_do_not_fit},
               {"single_first_that_works", test_single_first_that_works},
+              {"single_interleaves_pools", test_single_interleaves_pools},
               {"spot_to_spot_needs_15_cheaper",
                test_spot_to_spot_needs_15_cheaper},
               {"spot_to_spot_disabled", test_spot_to_spot_disabled},
