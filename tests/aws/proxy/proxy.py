@@ -9,7 +9,9 @@ asked for:
                           "capacity_type": "spot" | "on-demand" | "any",
                           "code": "InsufficientInstanceCapacity"}],
      "throttle": {"CreateFleet": 2},        # the next 2 calls get throttled
-     "ssm_parameters": {"/aws/service/eks/optimized-ami/...": "ami-123"}}
+     "ssm_parameters": {"/aws/service/eks/optimized-ami/...": "ami-123"},
+     "errors": {"DescribeRegions": {"code": "ExpiredToken", "status": 400,
+                                    "count": 1}}}   # any error, n times
   POST /__proxy/reset    back to no injection, counters cleared
   GET  /__proxy/stats    {"requests": {"CreateFleet": 3}, "injected": {...}}
 
@@ -47,7 +49,7 @@ STATE = {}
 def reset_state():
     STATE.clear()
     STATE.update({"capacity_errors": [], "throttle": {}, "ssm_parameters": {},
-                  "requests": {}, "injected": {}})
+                  "errors": {}, "requests": {}, "injected": {}})
 
 
 reset_state()
@@ -137,6 +139,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     STATE["capacity_errors"] = list(cfg["capacity_errors"])
                 if "throttle" in cfg:
                     STATE["throttle"].update(cfg["throttle"])
+                if "errors" in cfg:
+                    STATE["errors"].update(cfg["errors"])
                 if "ssm_parameters" in cfg:
                     STATE["ssm_parameters"].update(cfg["ssm_parameters"])
                 return self.reply(200, b"{}", "application/json")
@@ -162,6 +166,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if left > 0:
                 STATE["throttle"][op] = left - 1
                 count("injected", "throttle:" + op)
+        with LOCK:
+            inj = STATE["errors"].get(op)
+            if inj and inj.get("count", 1) > 0:
+                inj["count"] = inj.get("count", 1) - 1
+                count("injected", "error:" + op)
+            else:
+                inj = None
+        if inj:
+            if target:
+                err = {"__type": inj["code"], "message": "injected"}
+                return self.reply(inj.get("status", 400), json.dumps(err).encode(),
+                                  "application/x-amz-json-1.0")
+            return self.reply(inj.get("status", 400),
+                              ec2_error(inj["code"], "injected by the test proxy"))
         if left > 0:
             if target:
                 err = {"__type": "ThrottlingException",
