@@ -1,16 +1,16 @@
 /*
- * Disruption budgets, cron schedules and durations; see budget.h.
+ * Disruption budgets and cron schedules; see budget.h.
  */
 #include "disruption/budget.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static int fail(nw_error *err, const char *fmt, ...)
