@@ -426,11 +426,31 @@ static int fill_replacement(const nw__sched_claim *cl, nw_arena *arena,
   return 0;
 }
 
+/* A node on its way out: its Node or its claim is being deleted. */
+static int leaving(const nw__consolidation_state *st, size_t i) {
+  const json_t *claim = st->claims != NULL ? st->claims[i] : NULL;
+
+  return st->sched->nodes[i].node->terminating ||
+         (claim != NULL && nw__obj_deleting(claim));
+}
+
+/* Whether the pod was bound to one of the leaving nodes removed[from..n). */
+static int from_leaving(const nw__consolidation_state *st, const nw__pod *p,
+                        const size_t *removed, size_t from, size_t n) {
+  for (size_t k = from; p->node_name != NULL && k < n; k++) {
+    if (strcmp(st->sched->nodes[removed[k]].node->name, p->node_name) == 0)
+      return 1;
+  }
+  return 0;
+}
+
 nw_status nw__consolidation_simulate(void *ctx, const size_t *idx, size_t n,
                                      nw_arena *arena, nw_sim_result *out) {
   nw__consolidation_sim *sim = ctx;
   const nw__consolidation_state *st = sim->st;
-  size_t *removed = nw__arena_alloc(arena, (n + 1) * sizeof(*removed));
+  size_t n_nodes = st->sched->n_nodes;
+  size_t *removed = nw__arena_alloc(arena, (n + n_nodes + 1) * sizeof(*removed));
+  size_t n_removed = 0;
   nw__sched_opts opts;
   nw__sched_result *r;
   nw_replacement *reps;
@@ -442,10 +462,16 @@ nw_status nw__consolidation_simulate(void *ctx, const size_t *idx, size_t n,
   for (size_t k = 0; k < n; k++) {
     if (idx[k] >= sim->cands->n)
       return NW_ERR_INVALID;
-    removed[k] = sim->cands->node[idx[k]];
+    removed[n_removed++] = sim->cands->node[idx[k]];
+  }
+  /* As Karpenter's SimulateScheduling: nodes being deleted are no room
+   * for anyone, and their pods need a place too. */
+  for (size_t i = 0; i < n_nodes; i++) {
+    if (leaving(st, i))
+      removed[n_removed++] = i;
   }
   memset(&opts, 0, sizeof(opts));
-  opts.n_removed = n;
+  opts.n_removed = n_removed;
   opts.removed = removed;
   /* Two claims already mean "no move" (Karpenter never replaces by more
    * than one node), so the solve can stop opening claims there. */
@@ -456,12 +482,16 @@ nw_status nw__consolidation_simulate(void *ctx, const size_t *idx, size_t n,
   if (r == NULL)
     return NW_ERR;
   /* Every pod of the removed nodes must land on an initialized node or a
-   * new claim; pending pods may stay pending. */
+   * new claim -- pods of leaving nodes may also land on claims in flight,
+   * which were launched for them; pending pods may stay pending. */
   out->all_scheduled = 1;
   for (size_t k = st->n_pending; k < r->n_placements; k++) {
     const nw__sched_placement *pl = &r->placements[k];
-    if (pl->kind == NW__PLACE_NONE ||
-        (pl->kind == NW__PLACE_NODE && st->sched->nodes[pl->index].in_flight))
+    if (pl->kind == NW__PLACE_NONE)
+      out->all_scheduled = 0;
+    else if (pl->kind == NW__PLACE_NODE &&
+             st->sched->nodes[pl->index].in_flight &&
+             !from_leaving(st, pl->pod, removed, n, n_removed))
       out->all_scheduled = 0;
   }
   reps = nw__arena_alloc(arena, (r->n_claims + 1) * sizeof(*reps));

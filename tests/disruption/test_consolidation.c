@@ -241,7 +241,34 @@ static void test_candidate_prices(void) {
   teardown_cluster(&c);
 }
 
+/* A node being deleted is no room, and its pods need a place first. */
+static void test_leaving_nodes_are_no_room(void) {
+  const tnode nodes[] = {{"spare", "c8", 1, {0}, 0, 0},
+                         {"other", "c8", 2, {0}, 0, 0},
+                         {"leaving", "c8", 2, {0}, 0, 0}};
+  cluster c;
+  nw__candidate_set cs;
+  nw_command *cmd = NULL;
+  build(&c, NULL, nodes, 2, NULL);
+  /* Without the leaving node: spare's pod fits on other. */
+  CU_ASSERT_EQUAL_FATAL(decide(&c, g_default, NW_METHOD_SINGLE_NODE, &cs, &cmd, NULL), 1);
+  CU_ASSERT_EQUAL(cmd[0].kind, NW_COMMAND_DELETE);
+  teardown_cluster(&c);
+
+  /* 100%: the leaving node counts against the budget (3 - 1 = 2). */
+  build(&c, "[{\"nodes\":\"100%\"}]", nodes, 3, NULL);
+  json_object_set_new(json_object_get((json_t *)c.claims[2], "metadata"),
+                      "deletionTimestamp", json_string(NOW));
+  /* leaving's two pods take other's room (and leaving's own is gone), so
+   * spare's pod needs a new node: a replace by a c4, not a delete. */
+  CU_ASSERT_EQUAL_FATAL(decide(&c, g_default, NW_METHOD_SINGLE_NODE, &cs, &cmd, NULL), 1);
+  CU_ASSERT_EQUAL(cmd[0].kind, NW_COMMAND_REPLACE);
+  CU_ASSERT_STRING_EQUAL(cs.items[cmd[0].candidates[0]].node_name, "spare");
+  teardown_cluster(&c);
+}
+
 NW_TEST_CASES({"empty_nodes_within_budget", test_empty_nodes_within_budget},
+              {"leaving_nodes_are_no_room", test_leaving_nodes_are_no_room},
               {"candidate_prices", test_candidate_prices},
               {"blocked_candidates", test_blocked_candidates},
               {"drift_candidates", test_drift_candidates},
