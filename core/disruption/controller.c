@@ -9,6 +9,7 @@
 #include "disruption/candidate.h"
 #include "disruption/consolidation.h"
 #include "disruption/drift.h"
+#include "disruption/pass.h"
 #include "kube/kutil.h"
 #include "lifecycle/claim.h"
 #include "metrics/metrics.h"
@@ -45,6 +46,9 @@ typedef struct decision {
   double savings;
   char *reason;
   int64_t replaced_at;
+  /* The state it was decided on, kept for validation on a later one. */
+  nw__snapshot *snap;
+  nw__disruption_decision pass;
 } decision;
 
 struct nw__disruption {
@@ -82,52 +86,81 @@ static void decision_free(decision *x) {
   free(x->replacement_names);
   json_decref(x->replacements);
   free(x->reason);
+  nw__snapshot_free(x->snap);
   free(x);
 }
 
 /* ---- expiration, drift, pod events ------------------------------------- */
 
-static const json_t *pool_of(nw__env *env, const json_t *claim) {
+/* The claim's NodePool, decoded into `a`; NULL when absent or invalid. */
+static const nw__nodepool *pool_of(nw__env *env, const json_t *claim,
+                                   nw_arena *a, const json_t **obj) {
   const char *p = nw__label(claim, "karpenter.sh/nodepool");
-  return p ? nw__store_get(env->store, NW__K_NODEPOOL, NULL, p) : NULL;
+  *obj = p ? nw__store_get(env->store, NW__K_NODEPOOL, NULL, p) : NULL;
+  nw_error err = {0};
+  return *obj ? nw__nodepool_decode(*obj, a, &err) : NULL;
 }
 
+/* Labels to check requirement drift against: the Node's, else the
+ * claim's. */
+static nw_labels labels_of(nw__env *env, const json_t *claim, nw_arena *a) {
+  const char *pid = json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
+  const json_t *node = pid ? nw__store_by_provider_id(env->store, NW__K_NODE, pid) : NULL;
+  const json_t *lab = json_object_get(json_object_get(node ? node : claim, "metadata"), "labels");
+  nw_kv *kv = nw__arena_alloc(a, (json_object_size(lab) + 1) * sizeof(*kv));
+  size_t n = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)lab, k, v) {
+    if (kv && json_is_string(v))
+      kv[n++] = (nw_kv){nw__arena_strdup(a, k), nw__arena_strdup(a, json_string_value(v))};
+  }
+  return (nw_labels){n, kv};
+}
+
+static void mark_drifted(nw__env *env, const json_t *claim, nw__drift_kind kind,
+                         const char *hash, int64_t now) {
+  if (kind == NW__DRIFT_RESTAMP) {
+    json_t *p = json_pack("{s:{s:{s:s, s:s}}}", "metadata", "annotations",
+                          NW__ANN_NODEPOOL_HASH, hash, NW__ANN_NODEPOOL_HASH_VERSION,
+                          NW__NODEPOOL_HASH_VERSION);
+    env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), p, 0, ignore_done, NULL);
+    json_decref(p);
+    return;
+  }
+  const char *drifted = nw__cond_status(claim, "Drifted");
+  if (kind == NW__DRIFT_NONE || (drifted && strcmp(drifted, "True") == 0))
+    return;
+  json_t *st = json_pack("{s:{s:o}}", "status", "conditions",
+                         nw__cond_with(claim, "Drifted", "True", nw__drift_reason(kind),
+                                       "", now));
+  env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), st, 1, ignore_done, NULL);
+  json_decref(st);
+}
+
+/* Expiration (forceful, regardless of budgets) and drift marking. */
 static int expire_and_drift(void *user, json_t *claim) {
   nw__disruption *d = user;
   nw__env *env = d->env;
   if (nw__obj_deleting(claim))
     return 0;
   int64_t now = env->ops->now_ms(env);
-  const char *ea = json_string_value(json_object_get(json_object_get(claim, "spec"), "expireAfter"));
-  int64_t ea_ms = -1;
-  if (ea && nw__duration_ms(ea, &ea_ms) == 0 &&
-      nw__expired(nw__obj_created_ms(claim), ea_ms, now, NULL)) {
+  nw_arena *a = nw__arena_new();
+  const json_t *np = NULL;
+  const nw__nodepool *pool = pool_of(env, claim, a, &np);
+  if (nw__claim_expired(claim, pool, now, NULL)) {
     env->ops->event(env, claim, "Normal", "Expired", "expireAfter elapsed; deleting");
     nw__metric_add("nodeclaims_disrupted_total", "reason=expired", 1);
     env->ops->remove(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), ignore_done, NULL);
-    return 0;
+  } else if (pool) {
+    char hash[21];
+    nw_error err = {0};
+    if (nw__nodepool_hash(np, hash, &err) == 0) {
+      nw_labels labels = labels_of(env, claim, a);
+      mark_drifted(env, claim, nw__claim_drift(claim, pool, hash, &labels), hash, now);
+    }
   }
-  const json_t *np = pool_of(env, claim);
-  char hash[21];
-  nw_error err = {0};
-  if (!np || nw__nodepool_hash(np, hash, &err) != 0)
-    return 0;
-  nw__hash_drift hd = nw__hash_compare(hash, nw__annotation(claim, NW__ANN_NODEPOOL_HASH),
-                                       nw__annotation(claim, NW__ANN_NODEPOOL_HASH_VERSION));
-  const char *drifted = nw__cond_status(claim, "Drifted");
-  if (hd == NW__HASH_DRIFTED && !(drifted && strcmp(drifted, "True") == 0)) {
-    json_t *st = json_pack("{s:{s:o}}", "status", "conditions",
-                           nw__cond_with(claim, "Drifted", "True", "NodePoolDrifted",
-                                         "the NodePool's template changed", now));
-    env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), st, 1, ignore_done, NULL);
-    json_decref(st);
-  } else if (hd == NW__HASH_RESTAMP) {
-    json_t *p = json_pack("{s:{s:{s:s, s:s}}}", "metadata", "annotations",
-                          NW__ANN_NODEPOOL_HASH, hash, NW__ANN_NODEPOOL_HASH_VERSION,
-                          NW__NODEPOOL_HASH_VERSION);
-    env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), p, 0, ignore_done, NULL);
-    json_decref(p);
-  }
+  nw__arena_free(a);
   return 0;
 }
 
@@ -385,15 +418,17 @@ static long snap_pool(const nw__snapshot *s, const char *name) {
   return -1;
 }
 
-static decision *to_decision(compute_job *j, nw_consolidation_method m,
-                             const nw__candidate_set *cs, const nw_command *c) {
+static decision *to_decision(compute_job *j, const nw__disruption_decision *dec) {
   nw__snapshot *s = j->snap;
+  const nw_command *c = &dec->command;
+  nw_consolidation_method m = dec->method;
   decision *x = calloc(1, sizeof(*x));
   x->method = m;
+  x->pass = *dec;
   x->claims = calloc(c->n_candidates + 1, sizeof(char *));
   const char *pool = NULL;
   for (size_t i = 0; i < c->n_candidates; i++) {
-    size_t node = cs->node[c->candidates[i]];
+    size_t node = dec->nodes[i];
     json_t *claim = s->claims[node];
     if (!claim)
       continue;
@@ -427,68 +462,8 @@ static decision *to_decision(compute_job *j, nw_consolidation_method m,
   return x;
 }
 
-/* Runs one method; returns a decision or NULL. */
-static decision *run_method(compute_job *j, nw__scheduler *sched,
-                            const nw__consolidation_state *st,
-                            nw_consolidation_method m, nw_arena *a) {
-  nw__candidate_set cs;
-  nw_error err = {0};
-  if (!j->strategy || nw__consolidation_candidates(st, m, a, &cs, &err) != 0 ||
-      cs.n == 0)
-    return NULL;
-  nw__consolidation_sim sim = {st, &cs, sched, 0};
-  nw_consolidation_input in;
-  memset(&in, 0, sizeof(in));
-  in.size = sizeof(in);
-  in.method = m;
-  in.n_candidates = cs.n;
-  in.candidates = cs.items;
-  in.simulate = nw__consolidation_simulate;
-  in.sim_ctx = &sim;
-  in.max_candidates = 100;
-  in.spot_to_spot = 0;
-  in.min_spot_types = 15;
-  nw_command *cmds = NULL;
-  size_t n = 0;
-  const nw_strategy_vtable *vt = nw__plugin_strategy(j->strategy);
-  if (vt->compute(nw__plugin_state(j->strategy), &in, a, &cmds, &n, &err) != NW_OK) {
-    snprintf(j->error, sizeof(j->error), "strategy %s: %s",
-             nw__plugin_descriptor(j->strategy)->name, err.message);
-    return NULL;
-  }
-  return n ? to_decision(j, m, &cs, &cmds[0]) : NULL;
-}
-
-/* Whether every candidate of x is still a candidate and the move still
- * schedules, as Karpenter's validation does. */
-static int still_holds(compute_job *j, nw__scheduler *sched,
-                       const nw__consolidation_state *st, nw_arena *a) {
-  decision *x = j->validate;
-  nw__candidate_set cs;
-  nw_error err = {0};
-  if (nw__consolidation_candidates(st, x->method, a, &cs, &err) != 0)
-    return 0;
-  size_t *idx = nw__arena_alloc(a, (x->n_claims + 1) * sizeof(size_t));
-  for (size_t i = 0; i < x->n_claims; i++) {
-    int found = 0;
-    for (size_t c = 0; c < cs.n && !found; c++) {
-      json_t *claim = j->snap->claims[cs.node[c]];
-      if (claim && strcmp(nw__obj_name(claim), x->claims[i]) == 0) {
-        idx[i] = c;
-        found = 1;
-      }
-    }
-    if (!found)
-      return 0;
-  }
-  nw__consolidation_sim sim = {st, &cs, sched, 0};
-  nw_sim_result r;
-  memset(&r, 0, sizeof(r));
-  if (nw__consolidation_simulate(&sim, idx, x->n_claims, a, &r) != NW_OK)
-    return 0;
-  return r.all_scheduled && r.n_replacements <= x->n_replacements;
-}
-
+/* On a worker: decide (the methods in order, through the strategy), or
+ * validate the pending decision on the fresh snapshot. */
 static void compute_work(void *arg) {
   compute_job *j = arg;
   nw__snapshot *s = j->snap;
@@ -504,13 +479,18 @@ static void compute_work(void *arg) {
                                 nominated, s->n_pending, s->pending, s->pdbs,
                                 s->taken_ms};
   if (j->validate) {
-    j->still_valid = still_holds(j, sched, &st, s->arena);
-  } else {
-    static const nw_consolidation_method order[] = {
-        NW_METHOD_EMPTINESS, NW_METHOD_DRIFT, NW_METHOD_MULTI_NODE,
-        NW_METHOD_SINGLE_NODE};
-    for (size_t i = 0; i < 4 && !j->result; i++)
-      j->result = run_method(j, sched, &st, order[i], s->arena);
+    const char *why = NULL;
+    j->still_valid = nw__disruption_validate(&j->validate->pass, &st, sched,
+                                             s->arena, &why);
+    if (!j->still_valid)
+      snprintf(j->error, sizeof(j->error), "validation: %s", why ? why : "state changed");
+  } else if (j->strategy) {
+    nw__disruption_decision dec;
+    if (nw__disruption_decide(&st, sched, j->strategy, 0, s->arena, &dec, &err) != 0)
+      snprintf(j->error, sizeof(j->error), "strategy %s: %s",
+               nw__plugin_descriptor(j->strategy)->name, err.message);
+    else if (dec.found)
+      j->result = to_decision(j, &dec);
   }
   nw__scheduler_free(sched);
 }
@@ -618,6 +598,8 @@ static void compute_done(void *arg) {
     }
   } else if (j->result) {
     d->pending = j->result;
+    d->pending->snap = j->snap;
+    j->snap = NULL;
     d->phase = VALIDATING;
     /* Karpenter waits before acting so a burst of pods can change its
      * mind; the same 15 s apply here (virtual in the simulator). */
