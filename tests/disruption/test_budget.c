@@ -55,6 +55,15 @@ static void test_cron_next(void) {
   /* From 2026-11-01 (Sunday): first Friday is Nov 6, before the 13th. */
   CU_ASSERT_EQUAL(nw__cron_next(&c, at(2026, 11, 1, 0, 0)),
                   at(2026, 11, 6, 0, 0));
+  /* "5/20" is 5-59/20 (robfig/cron); "?" is "*". */
+  CU_ASSERT_EQUAL_FATAL(nw__cron_parse("5/20 3 ? * ?", &c, "s", &err), 0);
+  CU_ASSERT_EQUAL(nw__cron_next(&c, at(2026, 1, 1, 3, 6)), at(2026, 1, 1, 3, 25));
+  CU_ASSERT_EQUAL(nw__cron_next(&c, at(2026, 1, 1, 3, 45)), at(2026, 1, 2, 3, 5));
+  /* Names in any case, in lists. */
+  CU_ASSERT_EQUAL_FATAL(nw__cron_parse("0 12 * DEC,jan Sat,sun", &c, "s", &err), 0);
+  CU_ASSERT_EQUAL(nw__cron_next(&c, at(2026, 11, 27, 0, 0)), at(2026, 12, 5, 12, 0));
+  CU_ASSERT_EQUAL_FATAL(nw__cron_parse("@monthly", &c, "s", &err), 0);
+  CU_ASSERT_EQUAL(nw__cron_next(&c, at(2026, 11, 27, 0, 0)), at(2026, 12, 1, 0, 0));
   /* Leap day only. */
   CU_ASSERT_EQUAL_FATAL(nw__cron_parse("0 0 29 2 *", &c, "s", &err), 0);
   CU_ASSERT_EQUAL(nw__cron_next(&c, at(2026, 3, 1, 0, 0)),
