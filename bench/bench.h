@@ -14,6 +14,9 @@
 
 /* Monotonic seconds. */
 double nw_bench_now(void);
+/* CPU seconds this process has used (user + system), so figures stay
+ * honest when other work shares the machine. */
+double nw_bench_cpu_now(void);
 /* Peak resident set size of this process so far, in MiB. */
 double nw_bench_peak_rss_mib(void);
 /* Small deterministic PRNG (xorshift64*), for seeded workloads. */

@@ -87,6 +87,19 @@ uint32_t nw__strtab_intern(nw__strtab *t, const char *s) {
   return id;
 }
 
+/* ---- scratch memory ---------------------------------------------------- */
+
+void *nw__bump_alloc(nw__bump *b, size_t n) {
+  size_t need = (n + 7) & ~(size_t)7;
+  if (b->buf && b->used + need <= b->cap) {
+    void *p = b->buf + b->used;
+    b->used += need;
+    memset(p, 0, need);
+    return p;
+  }
+  return nw__arena_alloc(b->a, n ? n : 1);
+}
+
 /* ---- requirements ---------------------------------------------------- */
 
 static int contains(const uint32_t *v, uint32_t n, uint32_t x) {
@@ -123,7 +136,16 @@ int nw__sreq_has(const nw__strtab *t, const nw__sreq *r, uint32_t v) {
 
 int nw__sreq_empty(const nw__sreq *r) { return !r->complement && r->n == 0; }
 
+static nw__sreq intersect_b(nw__bump *b, const nw__strtab *t,
+                            const nw__sreq *x, const nw__sreq *y);
+
 nw__sreq nw__sreq_intersect(nw_arena *a, const nw__strtab *t,
+                            const nw__sreq *x, const nw__sreq *y) {
+  nw__bump b = {a, NULL, 0, 0};
+  return intersect_b(&b, t, x, y);
+}
+
+static nw__sreq intersect_b(nw__bump *b, const nw__strtab *t,
                             const nw__sreq *x, const nw__sreq *y) {
   nw__sreq r = {.key = x->key};
   r.min_values = x->min_values > y->min_values ? x->min_values : y->min_values;
@@ -140,7 +162,7 @@ nw__sreq nw__sreq_intersect(nw_arena *a, const nw__strtab *t,
     return r; /* DoesNotExist */
   }
   uint32_t cap = x->n + y->n;
-  uint32_t *out = cap ? nw__arena_alloc(a, cap * sizeof(*out)) : NULL;
+  uint32_t *out = cap ? nw__bump_alloc(b, cap * sizeof(*out)) : NULL;
   uint32_t k = 0;
   r.complement = x->complement && y->complement;
   if (r.complement) {
@@ -229,6 +251,12 @@ static int sreq_within(const nw__strtab *t, const nw__sreq *x,
 
 nw__sreqs nw__sreqs_and(nw_arena *a, const nw__strtab *t, nw__sreqs s,
                         nw__sreqs add, int *changed) {
+  nw__bump b = {a, NULL, 0, 0};
+  return nw__sreqs_and_b(&b, t, s, add, changed);
+}
+
+nw__sreqs nw__sreqs_and_b(nw__bump *b, const nw__strtab *t, nw__sreqs s,
+                          nw__sreqs add, int *changed) {
   int ch = 0;
   /* Most pods add nothing new to a claim: answer without allocating. */
   int same = 1;
@@ -241,7 +269,7 @@ nw__sreqs nw__sreqs_and(nw_arena *a, const nw__strtab *t, nw__sreqs s,
       *changed = 0;
     return s;
   }
-  nw__sreq *out = nw__arena_alloc(a, (s.n + add.n) * sizeof(*out));
+  nw__sreq *out = nw__bump_alloc(b, (s.n + add.n) * sizeof(*out));
   uint32_t i = 0, j = 0, k = 0;
   while (i < s.n || j < add.n) {
     if (j >= add.n || (i < s.n && s.r[i].key < add.r[j].key)) {
@@ -250,7 +278,7 @@ nw__sreqs nw__sreqs_and(nw_arena *a, const nw__strtab *t, nw__sreqs s,
       out[k++] = add.r[j++];
       ch = 1;
     } else {
-      out[k] = nw__sreq_intersect(a, t, &s.r[i], &add.r[j]);
+      out[k] = intersect_b(b, t, &s.r[i], &add.r[j]);
       if (!sreq_equal(&out[k], &s.r[i]))
         ch = 1;
       k++;

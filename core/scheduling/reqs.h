@@ -43,6 +43,22 @@ static inline const char *nw__strtab_str(const nw__strtab *t, uint32_t id) {
   return t->strs[id];
 }
 
+/* ---- scratch memory ---------------------------------------------------- */
+
+/*
+ * A bump allocator for the scheduler's hot path: tries that fail must not
+ * grow memory.  Allocations come from buf (reset by the caller between
+ * tries, used = 0) and fall back to the arena when it is full.
+ */
+typedef struct nw__bump {
+  nw_arena *a;
+  char *buf;
+  size_t used, cap;
+} nw__bump;
+
+/* Zeroed, 8-byte aligned memory from b; never NULL unless OOM. */
+void *nw__bump_alloc(nw__bump *b, size_t n);
+
 /* ---- requirements ---------------------------------------------------- */
 
 typedef struct nw__sreq {
@@ -70,6 +86,9 @@ nw__sreq nw__sreq_intersect(nw_arena *a, const nw__strtab *t,
                             const nw__sreq *x, const nw__sreq *y);
 const nw__sreq *nw__sreqs_get(const nw__sreqs *s, uint32_t key);
 
+/* As nw__sreqs_and, allocating from a bump allocator. */
+nw__sreqs nw__sreqs_and_b(nw__bump *b, const nw__strtab *t, nw__sreqs s,
+                          nw__sreqs add, int *changed);
 /*
  * s AND add.  Returns the new set (may share arrays with the inputs) and
  * sets *changed when anything narrowed.

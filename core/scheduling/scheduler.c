@@ -233,13 +233,18 @@ static void mark_wellknown(nw__scheduler *s, uint32_t key) {
   s->wellknown[key] = 1;
 }
 
-static nw__sreqs labels_sreqs(nw__scheduler *s, const nw_labels *l) {
-  nw_requirement *r = nw__arena_alloc(s->a, (l->len + 1) * sizeof(*r));
+static nw__sreqs labels_sreqs_in(nw__scheduler *s, nw_arena *a,
+                                 const nw_labels *l) {
+  nw_requirement *r = nw__arena_alloc(a, (l->len + 1) * sizeof(*r));
   for (size_t i = 0; i < l->len; i++)
     r[i] = (nw_requirement){l->items[i].key, NW_OP_IN, 1,
                             (const char *const *)&l->items[i].value, 0};
   nw_requirements rq = {l->len, r};
-  return nw__sreqs_from(s->a, &s->st, &rq);
+  return nw__sreqs_from(a, &s->st, &rq);
+}
+
+static nw__sreqs labels_sreqs(nw__scheduler *s, const nw_labels *l) {
+  return labels_sreqs_in(s, s->a, l);
 }
 
 /* Whether the tolerations cover every taint; PreferNoSchedule counts only
@@ -281,6 +286,26 @@ static int cmp_type(const void *a, const void *b) {
   return strcmp(x->src->name, y->src->name);
 }
 
+/* Launch preference: lowest price, then spot before other capacity
+ * types, then zone name — so the first compatible offering is the one to
+ * launch. */
+static int cmp_off(const void *a, const void *b) {
+  const soff *x = a, *y = b;
+  if (x->avail != y->avail)
+    return x->avail ? -1 : 1;
+  if (x->price != y->price)
+    return x->price < y->price ? -1 : 1;
+  const char *xc = x->src->capacity_type ? x->src->capacity_type : "";
+  const char *yc = y->src->capacity_type ? y->src->capacity_type : "";
+  int xs = strcmp(xc, NW_CAPACITY_SPOT) == 0;
+  int ys = strcmp(yc, NW_CAPACITY_SPOT) == 0;
+  if (xs != ys)
+    return xs ? -1 : 1;
+  int c = strcmp(xc, yc);
+  return c ? c : strcmp(x->src->zone ? x->src->zone : "",
+                        y->src->zone ? y->src->zone : "");
+}
+
 static void compile_type(nw__scheduler *s, const nw_instance_type *it,
                          stype *t) {
   t->src = it;
@@ -302,6 +327,7 @@ static void compile_type(nw__scheduler *s, const nw_instance_type *it,
                                                            : ""),
                         o->price, o->available && o->price >= 0, o};
   }
+  qsort(t->offs, t->n_offs, sizeof(*t->offs), cmp_off);
 }
 
 /* Whether a daemonset pod would run on nodes of this pool and type. */
@@ -962,6 +988,8 @@ typedef struct solve {
   size_t n_cls;
   rvec min_req;
   uint32_t *scratch;           /* instance-type filter output */
+  nw__bump tmp;                /* reset before every try */
+  struct opt *optbuf;          /* per-claim options while building results */
   /* error collection (final pass only) */
   char *msg;
   size_t msg_len, msg_cap;
@@ -1098,7 +1126,7 @@ static int compile_pod(solve *v, spod *sp, const nw__pod *p, size_t out) {
   }
   if (p->has_scheduling_gates)
     sp->fatal = "pod has scheduling gates";
-  sp->base = labels_sreqs(s, &p->node_selector);
+  sp->base = labels_sreqs_in(s, v->a, &p->node_selector);
   volume_reqs(v, sp, &sp->base);
   sp->n_terms = (uint32_t)p->required_node_affinity.len;
   sp->terms = nw__arena_alloc(v->a, (sp->n_terms + 1) * sizeof(*sp->terms));
@@ -1254,7 +1282,8 @@ static void topo_push(solve *v, topo_out *o, uint32_t key, uint32_t *vals,
   nw__sreq r = {.key = key, .n = n, .vals = vals};
   for (uint32_t i = 0; i < o->n; i++)
     if (o->r[i].key == key) {
-      o->r[i] = nw__sreq_intersect(v->a, &v->s->st, &o->r[i], &r);
+      nw__sreqs one = {1, &o->r[i]}, add = {1, &r};
+      o->r[i] = nw__sreqs_and_b(&v->tmp, &v->s->st, one, add, NULL).r[0];
       return;
     }
   if (o->n < 16)
@@ -1453,6 +1482,7 @@ static int try_node(solve *v, spod *sp, slot *sl) {
     return R_MONO;
   if (!fits_free(&sp->req, &sl->used, &sl->alloc, v->s->nres))
     return R_RES;
+  v->tmp.used = 0;
   if (!tolerates_all(p, sl->taints, sl->n_taints, !sp->tol_prefer, NULL))
     return R_MONO;
   if (ports_conflict(sl, p))
@@ -1554,7 +1584,9 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
     return R_MONO;
   }
   int changed = 0;
-  nw__sreqs merged = nw__sreqs_and(v->a, &s->st, c->reqs, sp->full, &changed);
+  v->tmp.used = 0;
+  nw__sreqs merged = nw__sreqs_and_b(&v->tmp, &s->st, c->reqs, sp->full,
+                                     &changed);
   topo_out t;
   int topo_ok = topology(v, sp, &merged, &t);
   nw__sreqs tr = {t.n, t.r};
@@ -1563,7 +1595,7 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
       topo_ok = 0;
     else {
       int ch2 = 0;
-      merged = nw__sreqs_and(v->a, &s->st, merged, tr, &ch2);
+      merged = nw__sreqs_and_b(&v->tmp, &s->st, merged, tr, &ch2);
       changed |= ch2;
     }
   }
@@ -1614,9 +1646,8 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
   if (changed)
     c->reqs = nw__sreqs_copy(v->a, &merged);
   if (k != c->n_types || fresh) {
-    uint32_t *kt = nw__arena_alloc(v->a, (k + 1) * sizeof(*kt));
-    memcpy(kt, keep, k * sizeof(*kt));
-    c->types = kt;
+    /* The list only shrinks: compact it in place. */
+    memcpy(c->types, keep, k * sizeof(*keep));
     c->n_types = k;
     update_maxfree(v, c);
   }
@@ -1960,6 +1991,7 @@ typedef struct opt {
   const soff *off;
 } opt;
 
+
 static int cmp_opt(const void *a, const void *b, void *ctx) {
   const opt *x = a, *y = b;
   const spool *pl = ctx;
@@ -1968,33 +2000,16 @@ static int cmp_opt(const void *a, const void *b, void *ctx) {
   return strcmp(pl->types[x->t].src->name, pl->types[y->t].src->name);
 }
 
-/* Cheapest launchable offering of a type under the claim's requirements:
- * lowest price, then spot before on-demand, then zone name. */
+/* Cheapest launchable offering of a type under the claim's requirements;
+ * offerings are kept in launch preference order (see cmp_off). */
 static const soff *cheapest(const nw__scheduler *s, const stype *t,
                             const nw__sreqs *r) {
   const nw__sreq *zr = nw__sreqs_get(r, s->k_zone);
   const nw__sreq *cr = nw__sreqs_get(r, s->k_ct);
-  const soff *best = NULL;
-  for (uint32_t i = 0; i < t->n_offs; i++) {
-    const soff *o = &t->offs[i];
-    if (!offering_ok(&s->st, o, zr, cr))
-      continue;
-    if (best) {
-      if (o->price > best->price)
-        continue;
-      if (o->price == best->price) {
-        int c = strcmp(o->src->capacity_type, best->src->capacity_type);
-        if (c < 0 && strcmp(best->src->capacity_type, NW_CAPACITY_SPOT) == 0)
-          continue;
-        if (c == 0 && strcmp(o->src->zone, best->src->zone) >= 0)
-          continue;
-        if (c > 0 && strcmp(o->src->capacity_type, NW_CAPACITY_SPOT) != 0)
-          continue;
-      }
-    }
-    best = o;
-  }
-  return best;
+  for (uint32_t i = 0; i < t->n_offs; i++)
+    if (offering_ok(&s->st, &t->offs[i], zr, cr))
+      return &t->offs[i];
+  return NULL;
 }
 
 static nw_resource_list to_list(solve *v, const rvec *r) {
@@ -2011,21 +2026,28 @@ static void build_claim(solve *v, const slot *c, size_t idx,
                         nw__sched_claim *out) {
   nw__scheduler *s = v->s;
   const spool *pl = c->pool;
-  opt *o = nw__arena_alloc(v->a, (c->n_types + 1) * sizeof(*o));
+  opt *o = v->optbuf;
   uint32_t n = 0;
   for (uint32_t i = 0; i < c->n_types; i++) {
     const soff *off = cheapest(s, &pl->types[c->types[i]], &c->reqs);
     if (off)
       o[n++] = (opt){c->types[i], off->price, off};
   }
-  qsort_r(o, n, sizeof(*o), cmp_opt, (void *)pl);
+  /* Pool order is already cheapest first; sort only when the claim's
+   * zones or capacity types changed which offering is cheapest. */
+  int sorted = 1;
+  for (uint32_t i = 1; i < n && sorted; i++)
+    sorted = o[i - 1].price < o[i].price ||
+             (o[i - 1].price == o[i].price && o[i - 1].t < o[i].t);
+  if (!sorted)
+    qsort_r(o, n, sizeof(*o), cmp_opt, (void *)pl);
   out->pool = pl->idx;
   out->nodepool = pl->src->name;
   out->hostname = s->st.strs[c->host];
   out->n_options_total = n;
   size_t keep = n < v->max_options ? n : v->max_options;
   /* Truncation must not break minValues. */
-  uint32_t *ids = nw__arena_alloc(v->a, (n + 1) * sizeof(*ids));
+  uint32_t *ids = v->scratch;
   for (uint32_t i = 0; i < n; i++)
     ids[i] = o[i].t;
   for (uint32_t i = 0; i < c->reqs.n; i++) {
@@ -2111,6 +2133,8 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
     if (s->pools[i].n_types > max_types)
       max_types = s->pools[i].n_types;
   v.scratch = nw__arena_alloc(v.a, max_types * sizeof(*v.scratch));
+  v.optbuf = nw__arena_alloc(v.a, max_types * sizeof(*v.optbuf));
+  v.tmp = (nw__bump){v.a, malloc(1 << 20), 0, 1 << 20};
   /* Pending pods, then the pods of removed nodes. */
   size_t total = n;
   for (size_t i = 0; i < v.n_nodes; i++)
@@ -2182,6 +2206,9 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
   free(v.claims);
   free(v.cls_start);
   free(v.cls_min);
+  free(v.tmp.buf);
+  if (getenv("NW_SCHED_DEBUG"))
+    fprintf(stderr, "solve scratch %zu bytes, out %zu bytes, groups %zu\n", nw__arena_used(v.a), nw__arena_used(arena), s->n_groups);
   nw__arena_free(v.a);
   return res;
 }
