@@ -9,6 +9,9 @@
 #include <jansson.h>
 #include <stdint.h>
 
+/* Annotation with the USD/hour of the offering a claim was launched for. */
+#define NW__ANN_PRICE "nodewright.dev/price-per-hour"
+
 /* The status ("True", "False", "Unknown") of condition `type` in
  * status.conditions, or NULL when absent.  Borrowed. */
 const char *nw__cond_status(const json_t *obj, const char *type);

@@ -348,10 +348,30 @@ static void reconcile_registered(nw__lifecycle *l, json_t *claim, json_t *node,
     initialize(l, claim, node);
 }
 
+typedef struct cost {
+  double usd;
+  size_t launched;
+} cost;
+
+static int add_cost(void *user, json_t *claim) {
+  cost *c = user;
+  const char *p = nw__annotation(claim, NW__ANN_PRICE);
+  if (is_true(claim, "Launched") && !nw__obj_deleting(claim)) {
+    c->launched++;
+    if (p)
+      c->usd += strtod(p, NULL);
+  }
+  return 0;
+}
+
 static void pass(void *arg) {
   nw__lifecycle *l = arg;
   l->soon = NULL;
   nw__store_foreach(l->env->store, NW__K_NODECLAIM, reconcile_claim, l);
+  cost c = {0, 0};
+  nw__store_foreach(l->env->store, NW__K_NODECLAIM, add_cost, &c);
+  nw__metric_set("cluster_cost_per_hour", NULL, c.usd);
+  nw__metric_set("nodeclaims_launched", NULL, (double)c.launched);
 }
 
 static void schedule_pass(nw__lifecycle *l) {

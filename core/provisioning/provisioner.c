@@ -114,6 +114,13 @@ static json_t *build_claim(pass *ps, const nw__sched_claim *c) {
     json_decref(ann);
     ann = json_object();
   }
+  if (c->price >= 0) {
+    /* The price of the offering the scheduler chose, so cost can be
+     * reported without asking the provider again. */
+    char price[32];
+    snprintf(price, sizeof(price), "%.6f", c->price);
+    json_object_set_new(ann, NW__ANN_PRICE, json_string(price));
+  }
   if (pi->hash[0]) {
     json_object_set_new(ann, NW__ANN_NODEPOOL_HASH, json_string(pi->hash));
     json_object_set_new(ann, NW__ANN_NODEPOOL_HASH_VERSION, json_string(NW__NODEPOOL_HASH_VERSION));

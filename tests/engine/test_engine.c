@@ -5,6 +5,7 @@
 #include "util/arena.h"
 #include "disruption/controller.h"
 #include "lifecycle/lifecycle.h"
+#include "metrics/metrics.h"
 #include "nwtest.h"
 #include "plugin/loader.h"
 #include "provisioning/provisioner.h"
@@ -200,6 +201,10 @@ static void test_pending_pods_become_a_launched_claim(void) {
   CU_ASSERT_PTR_NOT_NULL(provider_id(claim));
   CU_ASSERT_EQUAL(strncmp(provider_id(claim), "example:///zone-a/", 18), 0);
   CU_ASSERT_EQUAL(w.events_launched, 1);
+  /* ex.large costs 0.20 on demand and 0.08 as spot in the example catalog;
+   * the scheduler picked the cheapest and the cost gauge reports it. */
+  CU_ASSERT_STRING_EQUAL(nw__annotation(claim, NW__ANN_PRICE), "0.080000");
+  CU_ASSERT_DOUBLE_EQUAL(nw__metric_get("cluster_cost_per_hour", NULL), 0.08, 1e-9);
   /* Pods still pending (no kubelet yet) do not cause a second launch. */
   run(&w, 15000);
   CU_ASSERT_EQUAL(list_claims(&w).n, 1);
