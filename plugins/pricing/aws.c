@@ -91,7 +91,12 @@ static nw_status transport(void *user, const nw_http_request *req,
   nw__pricing_aws *a = user;
   body_buf b = {0};
   long status = 0;
-  nw_status st = a->host->http_stream(a->h, req, on_chunk, &b, &status, err);
+  /* http() defaults to a 30 s timeout, http_stream() to none (it serves
+   * long-lived streams); keep http()'s contract for awscore. */
+  nw_http_request r = *req;
+  if (r.timeout_ms <= 0)
+    r.timeout_ms = 30000;
+  nw_status st = a->host->http_stream(a->h, &r, on_chunk, &b, &status, err);
   if (st == NW_OK && b.too_big)
     st = nw_aws_error(err, NW_ERR, "http: response larger than %u bytes",
                       MAX_BODY);
