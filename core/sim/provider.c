@@ -31,7 +31,8 @@ typedef struct sim_provider {
   char **event_ids;               /* owned provider ids of the events */
   size_t n_events, cap_events;
   uint64_t seq;
-  nw_arena *arena;                /* timer contexts */
+  nw_arena *arena;                /* timer contexts, the priced catalog */
+  nw_instance_types priced;
 } sim_provider;
 
 static const nw_node_class_ref kinds[] = {
@@ -72,41 +73,45 @@ static void fini(void *state) {
   free(p);
 }
 
-static int has_pricing(const sim_provider *p) {
-  nw__plugin_set *ps = p->env->plugins;
-  for (size_t i = 0; i < nw__plugins_count(ps); i++)
-    if (nw__plugin_pricing(nw__plugins_at(ps, i)))
-      return 1;
-  return 0;
+/*
+ * The catalog with every offering priced once, through the pricing plugins
+ * when one is loaded (as a cloud provider consults them), else at the
+ * catalog's prices.  Prices do not move during a run, so the engine gets
+ * priced offerings and does not price 10,000 of them on every pass.
+ */
+static const nw_instance_types *priced(sim_provider *p) {
+  if (p->priced.items)
+    return &p->priced;
+  const nw_instance_types *cat = nw__world_types(p->world);
+  nw_instance_type *types = nw__arena_alloc(p->arena,
+                                            (cat->len + 1) * sizeof(*types));
+  for (size_t i = 0; i < cat->len; i++) {
+    types[i] = cat->items[i];
+    nw_offering *offs = nw__arena_alloc(
+        p->arena, (types[i].n_offerings + 1) * sizeof(*offs));
+    for (size_t o = 0; o < types[i].n_offerings; o++) {
+      offs[o] = cat->items[i].offerings[o];
+      offs[o].price = nw__world_price(p->world, types[i].name, offs[o].zone,
+                                      offs[o].capacity_type);
+      if (offs[o].price < 0)
+        offs[o].available = 0;
+    }
+    types[i].offerings = offs;
+  }
+  p->priced.len = cat->len;
+  p->priced.items = types;
+  return &p->priced;
 }
 
 static nw_status instance_types(void *state, const char *nodepool,
                                 const char *node_class_json, nw_arena *arena,
                                 nw_instance_types *out, nw_error *err) {
-  sim_provider *p = state;
   (void)nodepool;
   (void)node_class_json;
+  (void)arena;
   (void)err;
-  const nw_instance_types *cat = nw__world_types(p->world);
-  if (!has_pricing(p)) {
-    *out = *cat;
-    return NW_OK;
-  }
-  /* Unpriced offerings: the engine prices them through the pricing
-   * plugins, as it would for a cloud provider. */
-  nw_instance_type *types = nw__arena_alloc(arena, cat->len * sizeof(*types));
-  for (size_t i = 0; i < cat->len; i++) {
-    types[i] = cat->items[i];
-    nw_offering *offs = nw__arena_alloc(
-        arena, (types[i].n_offerings + 1) * sizeof(*offs));
-    for (size_t o = 0; o < types[i].n_offerings; o++) {
-      offs[o] = cat->items[i].offerings[o];
-      offs[o].price = -1;
-    }
-    types[i].offerings = offs;
-  }
-  out->len = cat->len;
-  out->items = types;
+  /* Borrowed from the provider's arena, which outlives every call. */
+  *out = *priced(state);
   return NW_OK;
 }
 
@@ -193,7 +198,7 @@ static nw_status create(void *state, const nw_node_claim *c, nw_arena *arena,
     fill_out(have, arena, out);
     return NW_OK;
   }
-  const nw_instance_types *cat = nw__world_types(p->world);
+  const nw_instance_types *cat = priced(p);
   const nw_instance_type *best_t = NULL;
   const nw_offering *best_o = NULL;
   double best = 0;
@@ -208,8 +213,7 @@ static nw_status create(void *state, const nw_node_claim *c, nw_arena *arena,
       offering_labels(t, of, kv, &n);
       if (!offering_fits(c, kv, n))
         continue;
-      double price = nw__world_price(p->world, t->name, of->zone,
-                                     of->capacity_type);
+      double price = of->price;
       if (price < 0 || (best_t && price >= best))
         continue;
       best_t = t;
