@@ -653,12 +653,14 @@ static nw_status kind_create(void *state, const nw_node_claim *claim,
   st = find_claim(k, claim->name, arena, name, sizeof(name), err);
   if (st == NW_ERR_NOT_FOUND) {
     learn_host(k, arena);
-    if (nw__kind_pick(&k->cfg, &claim->requirements, host_cpus(k), &t, &zone, &cap) != 0)
-      return nw__kind_err(err, NW_ERR_INSUFFICIENT_CAPACITY,
-                          "kind: no offering of the catalog satisfies claim %s "
-                          "(the Docker host has %d CPUs)", claim->name, host_cpus(k));
-    container_name(cls.cluster, claim->name, name, sizeof(name));
-    st = check_image(k, cls.image, arena, err);
+    if (nw__kind_pick(&k->cfg, &claim->requirements, host_cpus(k), &t, &zone, &cap) != 0) {
+      st = nw__kind_err(err, NW_ERR_INSUFFICIENT_CAPACITY,
+                        "kind: no offering of the catalog satisfies claim %s "
+                        "(the Docker host has %d CPUs)", claim->name, host_cpus(k));
+    } else {
+      container_name(cls.cluster, claim->name, name, sizeof(name));
+      st = check_image(k, cls.image, arena, err);
+    }
     if (st == NW_OK)
       st = launch(k, &cls, claim, t, zone, cap, name, arena, err);
   }
@@ -673,7 +675,10 @@ static nw_status kind_create(void *state, const nw_node_claim *claim,
       st = nw__kind_err(err, NW_ERR, "kind: container %s has unknown instance "
                         "type \"%s\"", name, out->instance_type ? out->instance_type : "");
   }
-  if (st == NW_OK) {
+  /* A node container that has already died is reported as it is; the
+   * engine replaces it rather than reviving its Node. */
+  if (st == NW_OK && out->state != NW_INSTANCE_TERMINATED &&
+      out->state != NW_INSTANCE_TERMINATING) {
     nw__kind_node_spec spec = {name, out->provider_id, t, out->zone,
                                out->capacity_type, claim};
     st = make_node(k, &cls, &spec, arena, err);

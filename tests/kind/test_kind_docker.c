@@ -301,6 +301,18 @@ static void test_kill_event(void) {
   nw_error err = {0};
   CU_ASSERT_EQUAL(kp.vt->get(kp.state, pid_a, a, &one, &err), NW_OK);
   CU_ASSERT_EQUAL(one.state, NW_INSTANCE_TERMINATED);
+  /* Creating the claim again reports the dead node, neither a new
+   * container nor a revived Node. */
+  pthread_mutex_lock(&calls_lock);
+  size_t before = n_calls;
+  pthread_mutex_unlock(&calls_lock);
+  nw_node_claim c = make_claim("claim-a", class_json(KT_IMAGE), reqs_a, 3);
+  CU_ASSERT_EQUAL(kp.vt->create(kp.state, &c, a, &one, &err), NW_OK);
+  CU_ASSERT_STRING_EQUAL(one.provider_id, pid_a);
+  CU_ASSERT_EQUAL(one.state, NW_INSTANCE_TERMINATED);
+  pthread_mutex_lock(&calls_lock);
+  CU_ASSERT_EQUAL(n_calls, before);
+  pthread_mutex_unlock(&calls_lock);
   nw__arena_free(a);
 }
 
