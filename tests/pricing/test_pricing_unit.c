@@ -365,7 +365,64 @@ static void test_parse_spot(void) {
   nw__pricing_map_free(latest);
 }
 
-NW_TEST_CASES({"map_put_get_grow", test_map_put_get_grow},
+/* Deterministic xorshift, so a failure reproduces. */
+static uint64_t rnd(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+/* Truncated and byte-flipped answers: every one parses or is refused,
+ * none crashes or leaks (run under ASan and valgrind). */
+static void test_mutated_answers(void) {
+  char *good = product("m5.large", "0.0960000000");
+  json_t *page = json_pack("{s:s, s:s, s:[s, s]}", "FormatVersion", "aws_v1",
+                           "NextToken", "t", "PriceList", good, good);
+  char *json = json_dumps(page, 0);
+  const char *xml =
+      "<DescribeSpotPriceHistoryResponse><spotPriceHistorySet>"
+      SPOT_ITEM("m5.large", "us-east-1a", "Linux/UNIX", "0.0400", "2026-07-20T10:00:00.000Z")
+      "</spotPriceHistorySet><nextToken>n</nextToken>"
+      "</DescribeSpotPriceHistoryResponse>";
+  const char *docs[] = {json, xml};
+  uint64_t seed = 0x2545f4914f6cdd1dull;
+  size_t accepted[2] = {0, 0};
+  for (int d = 0; d < 2; d++) {
+    size_t len = strlen(docs[d]);
+    char *buf = malloc(len + 1);
+    for (int i = 0; i < 1500; i++) {
+      memcpy(buf, docs[d], len + 1);
+      size_t n = len;
+      if (i % 3 == 0)
+        n = (size_t)(rnd(&seed) % len);
+      for (int k = 0; k < 1 + i % 4; k++)
+        buf[rnd(&seed) % len] = (char)(rnd(&seed) & 0xff);
+      nw__pricing_map *m = nw__pricing_map_new(4), *latest = nw__pricing_map_new(4);
+      nw__pricing_stats st = {0};
+      char *next = NULL, err[256];
+      int rc = d == 0 ? nw__pricing_parse_products(m, buf, n, &next, &st, err, sizeof(err))
+                      : nw__pricing_parse_spot(m, latest, buf, n, &next, &st, err, sizeof(err));
+      CU_ASSERT(rc == 0 || rc == -1);
+      /* Only accepted entries reach the map. */
+      CU_ASSERT(nw__pricing_map_len(m) <= st.prices);
+      accepted[d] += rc == 0;
+      free(next);
+      nw__pricing_map_free(m);
+      nw__pricing_map_free(latest);
+    }
+    free(buf);
+  }
+  /* Some mutations leave a valid answer, some do not: both paths ran. */
+  CU_ASSERT_TRUE(accepted[0] > 0 && accepted[0] < 1500);
+  CU_ASSERT_TRUE(accepted[1] > 0 && accepted[1] < 1500);
+  free(json);
+  json_decref(page);
+  free(good);
+}
+
+NW_TEST_CASES({"mutated_answers", test_mutated_answers},
+              {"map_put_get_grow", test_map_put_get_grow},
               {"map_merge_new_over_old", test_map_merge_new_over_old},
               {"adjustment_precedence", test_adjustment_precedence},
               {"config_errors", test_config_errors},
