@@ -122,14 +122,41 @@ static int matches(const nw__kind_config *cfg, const nw_requirements *reqs,
   return 1;
 }
 
+/* Do the requests fit the type's allocatable?  The catalog has no extended
+ * resources, so any positive request for one does not fit. */
+static int fits(const nw__kind_config *cfg, const nw__kind_type *t,
+                const nw_resource_list *requests) {
+  int64_t cpu = (int64_t)t->cpus * 1000 - cfg->kube_reserved_cpu_m -
+                cfg->system_reserved_cpu_m;
+  int64_t mem = (t->memory_mib - cfg->kube_reserved_mem_mib -
+                 cfg->system_reserved_mem_mib - cfg->eviction_mem_mib) *
+                INT64_C(1048576);
+  for (size_t i = 0; requests && i < requests->len; i++) {
+    const nw_resource *r = &requests->items[i];
+    int64_t have = 0;
+    if (!r->name || r->value <= 0)
+      continue;
+    if (strcmp(r->name, "cpu") == 0)
+      have = cpu;
+    else if (strcmp(r->name, "memory") == 0)
+      have = mem;
+    else if (strcmp(r->name, "pods") == 0)
+      have = cfg->pods;
+    if (r->value > have)
+      return 0;
+  }
+  return 1;
+}
+
 int nw__kind_pick(const nw__kind_config *cfg, const nw_requirements *reqs,
-                  int host_cpus, const nw__kind_type **type,
-                  const char **zone, const char **capacity_type) {
+                  const nw_resource_list *requests, int host_cpus,
+                  const nw__kind_type **type, const char **zone,
+                  const char **capacity_type) {
   static const char *const caps[] = {NW_CAPACITY_ON_DEMAND, NW_CAPACITY_SPOT};
   double best = -1;
   for (size_t i = 0; i < cfg->n_types; i++) {
     const nw__kind_type *t = &cfg->types[i];
-    if (too_big(cfg, t, host_cpus))
+    if (too_big(cfg, t, host_cpus) || !fits(cfg, t, requests))
       continue;
     for (size_t c = 0; c < 2; c++) {
       if ((c == 0 && !cfg->on_demand) || (c == 1 && !cfg->spot))

@@ -653,7 +653,8 @@ static nw_status kind_create(void *state, const nw_node_claim *claim,
   st = find_claim(k, claim->name, arena, name, sizeof(name), err);
   if (st == NW_ERR_NOT_FOUND) {
     learn_host(k, arena);
-    if (nw__kind_pick(&k->cfg, &claim->requirements, host_cpus(k), &t, &zone, &cap) != 0) {
+    if (nw__kind_pick(&k->cfg, &claim->requirements, &claim->requests,
+                      host_cpus(k), &t, &zone, &cap) != 0) {
       st = nw__kind_err(err, NW_ERR_INSUFFICIENT_CAPACITY,
                         "kind: no offering of the catalog satisfies claim %s "
                         "(the Docker host has %d CPUs)", claim->name, host_cpus(k));

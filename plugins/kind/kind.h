@@ -158,11 +158,13 @@ nw_status nw__kind_catalog(const nw_host_api *host, const nw__kind_config *cfg,
                            int host_cpus, nw_arena *arena,
                            nw_instance_types *out, nw_error *err);
 
-/* The cheapest (type, zone, capacity type) satisfying reqs.  Returns 0 and
- * fills the out pointers (into cfg), or -1 when nothing matches. */
+/* The cheapest (type, zone, capacity type) satisfying reqs whose
+ * allocatable fits `requests` (may be NULL).  Returns 0 and fills the out
+ * pointers (into cfg), or -1 when nothing matches. */
 int nw__kind_pick(const nw__kind_config *cfg, const nw_requirements *reqs,
-                  int host_cpus, const nw__kind_type **type,
-                  const char **zone, const char **capacity_type);
+                  const nw_resource_list *requests, int host_cpus,
+                  const nw__kind_type **type, const char **zone,
+                  const char **capacity_type);
 
 /* Does a requirement hold for a label value (NULL = label absent)? */
 int nw__kind_requirement_holds(const nw_requirement *r, const char *value);

@@ -215,7 +215,7 @@ static void test_pick(void) {
   const nw__kind_type *t = NULL;
   const char *zone = NULL, *cap = NULL;
   nw_requirements none = {0, NULL};
-  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &none, 0, &t, &zone, &cap), 0);
+  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &none, NULL, 0, &t, &zone, &cap), 0);
   CU_ASSERT_STRING_EQUAL(t->name, "c-1");
   CU_ASSERT_STRING_EQUAL(cap, "spot");
   CU_ASSERT_STRING_EQUAL(zone, "kind-a");
@@ -232,22 +232,30 @@ static void test_pick(void) {
       {"nodegroupname", NW_OP_IN, 1, kong, 0},
   };
   nw_requirements reqs = {4, rs};
-  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &reqs, 0, &t, &zone, &cap), 0);
+  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &reqs, NULL, 0, &t, &zone, &cap), 0);
   CU_ASSERT_STRING_EQUAL(t->name, "m-4");
   CU_ASSERT_STRING_EQUAL(cap, "on-demand");
   CU_ASSERT_STRING_EQUAL(zone, "kind-b");
   /* Too big for a 2-CPU Docker host. */
-  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &reqs, 2, &t, &zone, &cap), -1);
+  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &reqs, NULL, 2, &t, &zone, &cap), -1);
 
   const char *four[] = {"4"};
   nw_requirement gte[] = {{NW_KIND_LABEL_CPU, NW_OP_GTE, 1, four, 0}};
   nw_requirements rg = {1, gte};
-  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &rg, 0, &t, &zone, &cap), 0);
+  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &rg, NULL, 0, &t, &zone, &cap), 0);
   CU_ASSERT_STRING_EQUAL(t->name, "c-4");
   nw_requirement gt[] = {{NW_KIND_LABEL_CPU, NW_OP_GT, 1, four, 0}};
   nw_requirements rgt = {1, gt};
-  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &rgt, 0, &t, &zone, &cap), 0);
+  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &rgt, NULL, 0, &t, &zone, &cap), 0);
   CU_ASSERT_STRING_EQUAL(t->name, "c-8");
+  /* 1500m and 3Gi fit c-2 (1900m, 3740Mi allocatable), not c-1. */
+  nw_resource rq[] = {{"cpu", 1500}, {"memory", INT64_C(3) << 30}, {"pods", 1}};
+  nw_resource_list requests = {3, rq};
+  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &none, &requests, 0, &t, &zone, &cap), 0);
+  CU_ASSERT_STRING_EQUAL(t->name, "c-2");
+  nw_resource gpu[] = {{"nvidia.com/gpu", 1}};
+  nw_resource_list rgpu = {1, gpu};
+  CU_ASSERT_EQUAL(nw__kind_pick(&cfg, &none, &rgpu, 0, &t, &zone, &cap), -1);
   nw__kind_config_free(&cfg);
 }
 
