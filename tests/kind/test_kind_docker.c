@@ -336,6 +336,32 @@ static void test_delete(void) {
   nw__arena_free(a);
 }
 
+static void test_stop_event(void) {
+  nw_arena *a = nw__arena_new();
+  nw_node_instance inst;
+  nw_error err = {0};
+  char name_b[160], pid_b[300];
+  snprintf(name_b, sizeof(name_b), "%s-claim-b", cluster);
+  snprintf(pid_b, sizeof(pid_b), "kind://docker/%s/%s", cluster, name_b);
+  nw_node_claim c = make_claim("claim-b", class_json(KT_IMAGE), reqs_a, 3);
+  CU_ASSERT_EQUAL_FATAL(kp.vt->create(kp.state, &c, a, &inst, &err), NW_OK);
+  CU_ASSERT_STRING_EQUAL(inst.provider_id, pid_b);
+  CU_ASSERT_EQUAL_FATAL(kt_docker(NULL, "stop -t 1 %s", name_b), 0);
+  int terminated = 0;
+  time_t end = time(NULL) + 30;
+  while (!terminated && time(NULL) < end) {
+    nw_provider_event *evs = NULL;
+    size_t n = 0;
+    CU_ASSERT_EQUAL(kp.vt->poll_events(kp.state, 1000, 16, a, &evs, &n, &err), NW_OK);
+    for (size_t i = 0; i < n; i++)
+      terminated |= strcmp(evs[i].provider_id, pid_b) == 0 &&
+                    strcmp(evs[i].state, "terminated") == 0;
+  }
+  CU_ASSERT_TRUE(terminated);
+  CU_ASSERT_EQUAL(kp.vt->delete_instance(kp.state, pid_b, &err), NW_OK);
+  nw__arena_free(a);
+}
+
 static void test_insufficient_capacity(void) {
   static const char *huge[] = {"c-1024"};
   nw_requirement r[] = {{"node.kubernetes.io/instance-type", NW_OP_IN, 1, huge, 0}};
@@ -427,6 +453,7 @@ NW_TEST_CASES({"instance_types", test_instance_types},
               {"drift", test_drift},
               {"kill_event", test_kill_event},
               {"delete", test_delete},
+              {"stop_event", test_stop_event},
               {"insufficient_capacity", test_insufficient_capacity},
               {"image_missing", test_image_missing},
               {"bad_class", test_bad_class},
