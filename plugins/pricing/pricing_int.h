@@ -170,7 +170,7 @@ int nw__pricing_parse_products_json(nw__pricing_map *dst, json_t *root,
 /*
  * Parses one DescribeSpotPriceHistory response (EC2 Query protocol XML)
  * into dst, keeping per (type, zone) the price with the latest timestamp
- * (`latest` holds the timestamps in seconds, same keys, capacity type
+ * (`latest` holds the timestamps in Unix ms, same keys, capacity type
  * "ts").  Only Linux/UNIX product descriptions count.  *next_token as
  * above.  Returns -1 with err filled when the XML is not such a response.
  */
