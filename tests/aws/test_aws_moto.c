@@ -452,7 +452,7 @@ static void test_fleet_launch_and_reuse(void) {
   nw_requirement reqs[] = {
       {"node.kubernetes.io/instance-type", NW_OP_IN, 2, types, 0},
       {"karpenter.sh/capacity-type", NW_OP_IN, 1, V_ONDEMAND, 0}};
-  char name[64];
+  char name[128];
   snprintf(name, sizeof(name), "%s-claim-1", g_cluster);
   nw_node_claim claim = make_claim(name, reqs, 2);
   nw_node_instance inst;
@@ -590,7 +590,7 @@ static void test_capacity_errors(void) {
   nw_requirement reqs[] = {
       {"node.kubernetes.io/instance-type", NW_OP_IN, 2, types, 0},
       {"karpenter.sh/capacity-type", NW_OP_IN, 1, V_SPOT, 0}};
-  char name[64];
+  char name[128];
   snprintf(name, sizeof(name), "%s-claim-spot", g_cluster);
   nw_node_claim claim = make_claim(name, reqs, 2);
   nw_node_instance inst;
