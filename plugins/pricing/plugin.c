@@ -12,6 +12,7 @@
  */
 #include "pricing_int.h"
 
+#include <errno.h>
 #include <libxml/parser.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -113,7 +114,7 @@ static nw_status load_snapshot(state *s, nw_error *err) {
     owned = read_file(origin, &len);
     if (!owned)
       return fail(err, NW_ERR_INVALID, "pricing config: snapshot: cannot read "
-                  "%s", origin);
+                  "%s: %s", origin, strerror(errno));
     text = owned;
   } else {
     text = nw__pricing_builtin_snapshot(&len);
@@ -168,7 +169,14 @@ static nw_status pricing_init(const nw_host_api *host, nw_plugin_handle *h,
     return fail(err, NW_ERR, "pricing: out of memory");
   s->host = host;
   s->h = h;
-  pthread_rwlock_init(&s->lock, NULL);
+  /* glibc's default rwlock lets a steady stream of price() readers starve
+   * the one writer; refresh() must get its pointer swap in. */
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&s->lock, &attr);
+  pthread_rwlockattr_destroy(&attr);
   nw_status st = NW_OK;
   if (nw__pricing_config_parse(host->config_json(h), &s->cfg, msg,
                                sizeof(msg)) != 0)
