@@ -77,6 +77,17 @@ static void test_kwok_node_ready(void) {
       usleep(100 * 1000);
   }
   CU_ASSERT_TRUE(ready);
+  /* A Node without the label is not kwok's: nobody ever makes it Ready. */
+  char other[80], yaml[256], *out = NULL;
+  snprintf(other, sizeof(other), "%s-unmanaged", node);
+  snprintf(yaml, sizeof(yaml), "apiVersion: v1\nkind: Node\nmetadata:\n  name: %s\n", other);
+  CU_ASSERT_EQUAL(nwt_kubectl_stdin(yaml, &out, "create -f -"), 0);
+  free(out);
+  sleep(3);
+  CU_ASSERT_EQUAL(nwt_kubectl(&out, "get node %s -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}'", other), 0);
+  CU_ASSERT_STRING_NOT_EQUAL(out, "True");
+  free(out);
+  nwt_kubectl(NULL, "delete node %s --wait=false", other);
 }
 
 static void test_pod_scheduled_and_running(void) {
