@@ -1,5 +1,5 @@
 /*
- * nodewright-bench pricing [--runs N] [--json]
+ * nodewright-bench pricing [--runs N] [--plugin pricing.so] [--json]
  *
  * How long the pricing plugin takes to load and index the prices of the
  * full catalog (target: <= 50 ms), measured on the plugin's own code
@@ -13,8 +13,11 @@
  *    in the real Price List format (100 products a page, each a JSON
  *    string, built here beforehand), merge them over the snapshot and
  *    re-index -- what a refresh does once the answers are in;
- *  - lookup: the cost of one price() lookup on the built index, over every
- *    offering in random order.
+ *  - lookup: the cost of one lookup on the built index, over every
+ *    offering in random order;
+ *  - price(): the same through the built pricing.so (loaded by the real
+ *    loader, snapshot mode) and its vtable, read lock included, from one
+ *    thread and from two at once.
  *
  * Each phase runs --runs times (default 20); the median and the fastest
  * run are reported.  The target applies to the snapshot phase, the one
@@ -23,12 +26,14 @@
  * its 15 or so HTTP round trips than on parsing).
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "bench.h"
+#include "plugin/loader.h"
 #include "pricing_int.h"
 
 typedef struct key {
@@ -191,15 +196,84 @@ static double lookup_ns(const nw__pricing_map *index) {
   return dt * 1e9 / (double)(n * 10);
 }
 
+typedef struct caller {
+  const nw_pricing_vtable *vt;
+  void *state;
+  const key *keys;
+  size_t n;
+  size_t start;
+  size_t found;
+} caller;
+
+static void *call_loop(void *arg) {
+  caller *c = arg;
+  double usd;
+  nw_error err;
+  for (int pass = 0; pass < 10; pass++)
+    for (size_t i = 0; i < c->n; i++) {
+      const key *k = &c->keys[(c->start + i) % c->n];
+      if (c->vt->price(c->state, k->type, k->zone, k->ct, &usd, &err) == NW_OK)
+        c->found++;
+    }
+  return NULL;
+}
+
+/* ns per price() call per thread, through the loaded plugin; -1 when the
+ * plugin cannot be loaded (bench run from elsewhere than the build). */
+static double plugin_price_ns(const char *path, int threads) {
+  nw__plugin_set *set = nw__plugins_new(NULL);
+  char err[512];
+  nw__plugin *p = nw__plugins_load(
+      set, path, "{\"mode\": \"snapshot\", \"region\": \"us-east-1\"}", 0, err,
+      sizeof(err));
+  if (!p) {
+    fprintf(stderr, "bench pricing: %s\n", err);
+    nw__plugins_free(set);
+    return -1;
+  }
+  nw__pricing_map *base, *index;
+  load_snapshot(&base, &index);
+  size_t n;
+  key *k = all_keys(base, &n);
+  caller c[2];
+  pthread_t t[2];
+  double t0 = nw_bench_now();
+  for (int i = 0; i < threads; i++) {
+    c[i] = (caller){nw__plugin_pricing(p), nw__plugin_state(p), k, n,
+                    (size_t)i * n / 2, 0};
+    pthread_create(&t[i], NULL, call_loop, &c[i]);
+  }
+  size_t found = 0;
+  for (int i = 0; i < threads; i++) {
+    pthread_join(t[i], NULL);
+    found += c[i].found;
+  }
+  double dt = nw_bench_now() - t0;
+  free(k);
+  nw__pricing_map_free(index);
+  nw__pricing_map_free(base);
+  nw__plugins_free(set);
+  if (found != n * 10 * (size_t)threads) {
+    fprintf(stderr, "bench pricing: price() missed (%zu of %zu)\n", found,
+            n * 10 * (size_t)threads);
+    exit(1);
+  }
+  return dt * 1e9 / (double)(n * 10);
+}
+
 int nw_bench_pricing(int argc, char **argv) {
   int runs = 20, json = 0;
+  const char *plugin = NW_BENCH_PRICING_PLUGIN;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0)
       json = 1;
     else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
       runs = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--plugin") == 0 && i + 1 < argc)
+      plugin = argv[++i];
     else {
-      fprintf(stderr, "usage: nodewright-bench pricing [--runs N] [--json]\n");
+      fprintf(stderr, "usage: nodewright-bench pricing [--runs N] "
+              "[--plugin pricing.so] [--json]\n");
       return 2;
     }
   }
@@ -235,6 +309,7 @@ int nw_bench_pricing(int argc, char **argv) {
   }
   double snap_ms = median(snap, runs), pl_ms = median(pl, runs);
   double snap_cpu_ms = median(snap_cpu, runs), pl_cpu_ms = median(pl_cpu, runs);
+  double price1 = plugin_price_ns(plugin, 1), price2 = plugin_price_ns(plugin, 2);
   /* median() sorted the arrays: [0] is the fastest run. */
   int ok = snap_ms <= 50.0 && parsed == od;
   if (json)
@@ -245,9 +320,10 @@ int nw_bench_pricing(int argc, char **argv) {
            "\"getproducts_parse_index_ms\":%.3f,"
            "\"getproducts_parse_index_min_ms\":%.3f,"
            "\"getproducts_parse_index_cpu_ms\":%.3f,\"lookup_ns\":%.1f,"
+           "\"price_ns_1_thread\":%.1f,\"price_ns_2_threads\":%.1f,"
            "\"target_ms\":50,\"ok\":%s}\n",
            runs, entries, od, spot, snap_ms, snap[0], snap_cpu_ms, n_pages,
-           pl_ms, pl[0], pl_cpu_ms, ns, ok ? "true" : "false");
+           pl_ms, pl[0], pl_cpu_ms, ns, price1, price2, ok ? "true" : "false");
   else
     printf("pricing: %zu prices (%zu on-demand, %zu spot)\n"
            "  snapshot load + index:        %8.3f ms median, %8.3f ms min, "
@@ -255,9 +331,11 @@ int nw_bench_pricing(int argc, char **argv) {
            "  GetProducts %2d pages + index: %8.3f ms median, %8.3f ms min, "
            "%8.3f ms CPU\n"
            "  lookup:                       %8.1f ns\n"
+           "  price() via the plugin:       %8.1f ns (1 thread), %.1f ns "
+           "per call per thread (2 threads)\n"
            "  snapshot target <= 50 ms:     %s\n",
            entries, od, spot, snap_ms, snap[0], snap_cpu_ms, n_pages, pl_ms,
-           pl[0], pl_cpu_ms, ns, ok ? "met" : "NOT met");
+           pl[0], pl_cpu_ms, ns, price1, price2, ok ? "met" : "NOT met");
   for (int i = 0; i < n_pages; i++)
     free(pages[i]);
   free(pages);

@@ -18,10 +18,11 @@ static const subcommand commands[] = {
      "--workload karpenter-diverse|aws-catalog --pods N [--constrained] "
      "[--json]"},
     {"consolidation", nw_bench_consolidation,
-     "--nodes N [--pods-per-node 20] [--strategy default|balanced] [--json]"},
+     "--nodes N [--pods-per-node 20] [--full] [--strategy default|balanced] "
+     "[--json]"},
     {"informer", nw_bench_informer,
      "--kubeconfig PATH [--generate [--nodes N] [--pods N]] [--compact] [--json]"},
-    {"pricing", nw_bench_pricing, "[--runs N] [--json]"},
+    {"pricing", nw_bench_pricing, "[--runs N] [--plugin pricing.so] [--json]"},
 };
 
 double nw_bench_now(void) {
