@@ -256,6 +256,7 @@ typedef struct aws_resolved {
   aws_subnet subnets[64];
   char sgs[16][32];
   aws_ami amis[8];
+  char instance_profile[128]; /* made from spec.role, or "" */
 } aws_resolved;
 
 nw_status aws_resolve_node_class(aws_state *s, const aws_node_class *nc,

@@ -408,6 +408,76 @@ static const aws_subnet *subnet_for(const aws_resolved *r, const char *zone) {
   return best;
 }
 
+/* ---------------------------------------------------- instance profile */
+
+#define IAM_VERSION "2010-05-08"
+
+static nw_status iam(aws_state *s, const char *action, nw_aws_params *p,
+                     nw_arena *arena, xmlDocPtr *doc, nw_error *err) {
+  nw_status st = nw_aws_query(s->client, "iam", action, IAM_VERSION, p, arena,
+                              doc, NULL, err);
+  nw_aws_params_free(p);
+  return st;
+}
+
+/* spec.role without spec.instanceProfile: an instance profile owned by
+ * nodewright, named from the cluster, region and role, holding that role
+ * (Karpenter makes one per node class the same way). */
+static nw_status ensure_instance_profile(aws_state *s, const aws_node_class *nc,
+                                         nw_arena *arena, aws_resolved *out,
+                                         nw_error *err) {
+  char key[512], hash[65];
+  snprintf(key, sizeof(key), "%s/%s/%s", s->cluster,
+           nw_aws_client_region(s->client), nc->role);
+  nw_aws_sha256_hex(key, strlen(key), hash);
+  snprintf(out->instance_profile, sizeof(out->instance_profile),
+           "nodewright_%.60s_%.16s", s->cluster, hash);
+  const char *name = out->instance_profile;
+  nw_aws_params p = {0};
+  nw_aws_params_add(&p, "InstanceProfileName", name);
+  xmlDocPtr doc = NULL;
+  nw_status st = iam(s, "GetInstanceProfile", &p, arena, &doc, err);
+  char *have = NULL;
+  if (st == NW_OK) {
+    have = nw_aws_xml_text(xmlDocGetRootElement(doc),
+                           "GetInstanceProfileResult/InstanceProfile/Roles/member/RoleName");
+    xmlFreeDoc(doc);
+  } else if (st == NW_ERR_NOT_FOUND) {
+    nw_aws_params c = {0};
+    nw_aws_params_add(&c, "InstanceProfileName", name);
+    nw_aws_params_add(&c, "Tags.member.1.Key", TAG_CLUSTER);
+    nw_aws_params_add(&c, "Tags.member.1.Value", s->cluster);
+    st = iam(s, "CreateInstanceProfile", &c, arena, &doc, err);
+    xmlFreeDoc(doc);
+    if (st != NW_OK)
+      return st;
+    s->host->log(s->h, NW_LOG_INFO, "created instance profile %s for role %s",
+                 name, nc->role);
+  } else {
+    return st;
+  }
+  if (have && strcmp(have, nc->role) == 0) {
+    free(have);
+    return NW_OK;
+  }
+  if (have) {
+    nw_aws_params r = {0};
+    nw_aws_params_add(&r, "InstanceProfileName", name);
+    nw_aws_params_add(&r, "RoleName", have);
+    st = iam(s, "RemoveRoleFromInstanceProfile", &r, arena, &doc, err);
+    xmlFreeDoc(doc);
+    free(have);
+    if (st != NW_OK)
+      return st;
+  }
+  nw_aws_params a = {0};
+  nw_aws_params_add(&a, "InstanceProfileName", name);
+  nw_aws_params_add(&a, "RoleName", nc->role);
+  st = iam(s, "AddRoleToInstanceProfile", &a, arena, &doc, err);
+  xmlFreeDoc(doc);
+  return st;
+}
+
 /* ------------------------------------------------------ instance types */
 
 typedef struct req_builder {
@@ -774,7 +844,9 @@ static nw_status lt_data(aws_state *s, const aws_node_class *nc,
   nw_aws_params_addf(p, ami->id, "%sImageId", D);
   for (size_t i = 0; i < r->n_sgs; i++)
     nw_aws_params_addf(p, r->sgs[i], "%sSecurityGroupId.%zu", D, i + 1);
-  if (nc->instance_profile)
+  if (r->instance_profile[0])
+    nw_aws_params_addf(p, r->instance_profile, "%sIamInstanceProfile.Name", D);
+  else if (nc->instance_profile)
     nw_aws_params_addf(p, nc->instance_profile, "%sIamInstanceProfile.Name", D);
   nw_aws_params_addf(p, nc->http_endpoint ? nc->http_endpoint : "enabled",
                      "%sMetadataOptions.HttpEndpoint", D);
@@ -1558,6 +1630,8 @@ nw_status aws_create(aws_state *s, const nw_node_claim *claim, nw_arena *arena,
   aws_resolved *r = calloc(1, sizeof(*r));
   st = r ? aws_resolve_node_class(s, &nc, arena, r, err)
          : nw_aws_error(err, NW_ERR, "aws: out of memory");
+  if (st == NW_OK && nc.role && !nc.instance_profile)
+    st = ensure_instance_profile(s, &nc, arena, r, err);
   if (st == NW_OK)
     st = launch(s, claim, &nc, r, arena, out, err);
   free(r);

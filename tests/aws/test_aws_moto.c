@@ -655,7 +655,8 @@ static void test_throttling(void) {
                               "{\"throttle\":{\"DescribeInstances\":10}}", NULL, 0), 0);
   CU_ASSERT_EQUAL(g_vt->list(g_state, a, &all, &err), NW_ERR_RETRYABLE);
   CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "RequestLimitExceeded"));
-  proxy("POST", "/__proxy/reset", "{}", NULL, 0);
+  proxy("POST", "/__proxy/config", "{\"throttle\":{\"DescribeInstances\":0}}",
+        NULL, 0);
   nw__arena_free(a);
 }
 
@@ -736,6 +737,75 @@ static void test_interruption_events(void) {
   json_decref(attrs);
 }
 
+static xmlDocPtr iam_call(const char *action, nw_aws_params *p) {
+  nw_arena *a = nw__arena_new();
+  xmlDocPtr doc = NULL;
+  nw_error err = {0};
+  if (nw_aws_query(g_client, "iam", action, "2010-05-08", p, a, &doc, NULL,
+                   &err) != NW_OK)
+    fprintf(stderr, "iam %s: %s\n", action, err.message);
+  nw__arena_free(a);
+  nw_aws_params_free(p);
+  return doc;
+}
+
+/* spec.role: the plugin makes an instance profile holding the role. */
+static void test_role_instance_profile(void) {
+  char role[96];
+  snprintf(role, sizeof(role), "%s-node-role", g_cluster);
+  nw_aws_params p = {0};
+  nw_aws_params_add(&p, "RoleName", role);
+  nw_aws_params_add(&p, "AssumeRolePolicyDocument",
+                    "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":"
+                    "\"Allow\",\"Principal\":{\"Service\":\"ec2.amazonaws.com\"},"
+                    "\"Action\":\"sts:AssumeRole\"}]}");
+  xmlDocPtr doc = iam_call("CreateRole", &p);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+  xmlFreeDoc(doc);
+  char saved[2048];
+  snprintf(saved, sizeof(saved), "%s", g_nodeclass);
+  char roleterm[160];
+  snprintf(roleterm, sizeof(roleterm), "\"role\":\"%s\"", role);
+  /* Swap "instanceProfile":"<cluster>" for "role":"<role>". */
+  char *ip = strstr(g_nodeclass, "\"instanceProfile\"");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(ip);
+  char *end = strchr(ip + 18, '"');
+  end = strchr(end + 1, '"') + 1;
+  char tail[2048];
+  snprintf(tail, sizeof(tail), "%s", end);
+  snprintf(ip, sizeof(g_nodeclass) - (size_t)(ip - g_nodeclass), "%s%s", roleterm, tail);
+
+  nw_arena *a = nw__arena_new();
+  static const char *const types[] = {"m5.large"};
+  nw_requirement reqs[] = {
+      {"node.kubernetes.io/instance-type", NW_OP_IN, 1, types, 0},
+      {"karpenter.sh/capacity-type", NW_OP_IN, 1, V_ONDEMAND, 0}};
+  char name[128];
+  snprintf(name, sizeof(name), "%s-claim-role", g_cluster);
+  nw_node_claim claim = make_claim(name, reqs, 2);
+  nw_node_instance inst;
+  nw_error err = {0};
+  nw_status st = g_vt->create(g_state, &claim, a, &inst, &err);
+  if (st != NW_OK)
+    fprintf(stderr, "create: %s\n", err.message);
+  CU_ASSERT_EQUAL(st, NW_OK);
+  nw_aws_params q = {0};
+  nw_aws_params_add(&q, "RoleName", role);
+  doc = iam_call("ListInstanceProfilesForRole", &q);
+  char *prof = doc ? nw_aws_xml_text(xmlDocGetRootElement(doc),
+                                     "ListInstanceProfilesForRoleResult/"
+                                     "InstanceProfiles/member/InstanceProfileName")
+                   : NULL;
+  xmlFreeDoc(doc);
+  char prefix[96];
+  snprintf(prefix, sizeof(prefix), "nodewright_%s_", g_cluster);
+  CU_ASSERT_PTR_NOT_NULL(prof);
+  CU_ASSERT_EQUAL(prof ? strncmp(prof, prefix, strlen(prefix)) : -1, 0);
+  free(prof);
+  snprintf(g_nodeclass, sizeof(g_nodeclass), "%s", saved);
+  nw__arena_free(a);
+}
+
 static void test_terminate(void) {
   nw_arena *a = nw__arena_new();
   nw_error err = {0};
@@ -764,5 +834,6 @@ NW_TEST_CASES({"catalog", test_catalog},
               {"capacity_errors", test_capacity_errors},
               {"throttling", test_throttling},
               {"interruption_events", test_interruption_events},
+              {"role_instance_profile", test_role_instance_profile},
               {"terminate", test_terminate});
 NW_TEST_MAIN("aws-moto", setup, teardown);

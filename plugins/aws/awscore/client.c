@@ -330,6 +330,14 @@ static int expired_code(const char *code) {
                   strcmp(code, "RequestExpired") == 0);
 }
 
+/* IAM is global: signed for us-east-1 (cn-north-1 in China) whatever the
+ * client's region. */
+static const char *signing_region(const nw_aws_client *c, const char *service) {
+  if (strcmp(service, "iam") != 0)
+    return c->region;
+  return strncmp(c->region, "cn-", 3) == 0 ? "cn-north-1" : "us-east-1";
+}
+
 /* Signs, sends and retries one call; on NW_OK *resp holds a 2xx answer. */
 static nw_status call(nw_aws_client *c, const char *service, const char *op,
                       const nw_http_header *headers, size_t n_headers,
@@ -356,7 +364,8 @@ static nw_status call(nw_aws_client *c, const char *service, const char *op,
     st = nw_aws_creds_get(c->creds, arena, &creds, &cerr);
     if (st != NW_OK)
       return nw_aws_error(err, st, "%s %s: %s", service, op, cerr.message);
-    st = aws__send(&c->env, &creds, c->region, service, "POST", url, headers,
+    st = aws__send(&c->env, &creds, signing_region(c, service), service,
+                   "POST", url, headers,
                    n_headers, body, body_len, c->timeout_ms, arena, resp, err);
     nw_aws_credentials_clear(&creds);
     if (st == NW_ERR_RETRYABLE) {
