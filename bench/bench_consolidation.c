@@ -8,7 +8,9 @@
  * nodes of 16 vCPU, 20 pods each on average (10 to 30) of 100m-500m cpu
  * (about a third full on average),
  * one NodePool, a catalog of 2-32 vCPU types at 0.05 $/vCPU/h in three
- * zones.  The timed part is what a pass does: compile the scheduler
+ * zones.  --full is the worst case instead: every node exactly full, so
+ * no move exists and single-node simulates every candidate.  The timed
+ * part is what a pass does: compile the scheduler
  * snapshot, build the candidates of each method, and let the strategy
  * search with the simulate callback.
  */
@@ -38,6 +40,7 @@ static const char *const zones[] = {"z1", "z2", "z3"};
 typedef struct opts {
   size_t nodes;
   size_t pods_per_node;
+  int full;                    /* worst case: every node full, no move */
   int json;
   const char *strategy;
   const char *plugin_dir;
@@ -111,6 +114,25 @@ static const nw__pod *make_pod(nw_arena *a, nw_bench_rng *rng,
   return p;
 }
 
+/* One vCPU and 4 GiB: sixteen of them fill a node exactly. */
+static const nw__pod *full_pod(nw_arena *a, const char *node, size_t k) {
+  nw__pod *p = nw__arena_alloc(a, sizeof(*p));
+  nw_resource *r = nw__arena_alloc(a, 3 * sizeof(*r));
+
+  p->name = nw__arena_printf(a, "%s-p%02zu", node, k);
+  p->namespace_ = "default";
+  p->uid = p->name;
+  p->phase = "Running";
+  p->node_name = node;
+  p->owner_kind = "ReplicaSet";
+  p->owner_name = "web";
+  r[0] = (nw_resource){"cpu", 1000};
+  r[1] = (nw_resource){"memory", (int64_t)4 << 30};
+  r[2] = (nw_resource){"pods", 1};
+  p->requests = (nw_resource_list){3, r};
+  return p;
+}
+
 static json_t *make_claim(const char *name) {
   return json_pack("{s:{s:s, s:s}, s:{s:[{s:s, s:s, s:s}]}}", "metadata",
                    "name", name, "creationTimestamp", "2026-11-27T00:00:00Z",
@@ -128,6 +150,8 @@ static int parse_args(int argc, char **argv, opts *o) {
       o->strategy = argv[++i];
     } else if (strcmp(argv[i], "--plugin-dir") == 0 && i + 1 < argc) {
       o->plugin_dir = argv[++i];
+    } else if (strcmp(argv[i], "--full") == 0) {
+      o->full = 1;
     } else if (strcmp(argv[i], "--json") == 0) {
       o->json = 1;
     } else {
@@ -220,7 +244,7 @@ static int run_method(const nw__consolidation_state *st, nw__scheduler *s,
 }
 
 int nw_bench_consolidation(int argc, char **argv) {
-  opts o = {2000, 20, 0, "default", NULL};
+  opts o = {.nodes = 2000, .pods_per_node = 20, .strategy = "default"};
   nw_arena *a;
   nw_bench_rng rng = {0x5eed};
   nw__plugin_set *set;
@@ -261,7 +285,9 @@ int nw_bench_consolidation(int argc, char **argv) {
      * varies from half to one and a half times the mean while the total
      * stays nodes * pods_per_node. */
     size_t n_pods = o.pods_per_node;
-    if (i % 2 == 0 && i + 1 < o.nodes) {
+    if (o.full) {
+      n_pods = NODE_VCPU;
+    } else if (i % 2 == 0 && i + 1 < o.nodes) {
       swing = nw_bench_randn(&rng, o.pods_per_node / 2 + 1);
       n_pods += swing;
     } else if (i % 2 == 1) {
@@ -269,7 +295,8 @@ int nw_bench_consolidation(int argc, char **argv) {
     }
     const nw__pod **pods = nw__arena_alloc(a, (n_pods + 1) * sizeof(*pods));
     for (size_t k = 0; k < n_pods; k++)
-      pods[k] = make_pod(a, &rng, node->name, k);
+      pods[k] = o.full ? full_pod(a, node->name, k)
+                       : make_pod(a, &rng, node->name, k);
     n_total_pods += n_pods;
     nodes[i] = (nw__sched_node){.node = node, .n_pods = n_pods,
                                 .pods = pods, .nodepool = "default",

@@ -309,6 +309,14 @@ static void fill_candidate(const nw__consolidation_state *st, const ranked *r,
   c->disruption_cost = r->cost;
 }
 
+/* A node on its way out: its Node or its claim is being deleted. */
+static int leaving(const nw__consolidation_state *st, size_t i) {
+  const json_t *claim = st->claims != NULL ? st->claims[i] : NULL;
+
+  return st->sched->nodes[i].node->terminating ||
+         (claim != NULL && nw__obj_deleting(claim));
+}
+
 int nw__consolidation_candidates(const nw__consolidation_state *st,
                                  nw_consolidation_method method,
                                  nw_arena *arena, nw__candidate_set *out,
@@ -353,7 +361,12 @@ int nw__consolidation_candidates(const nw__consolidation_state *st,
   }
   out->skipped = b.skipped;
   out->n_skipped = b.n_skipped;
-  return 0;
+  out->leaving = nw__arena_alloc(arena, (n_nodes + 1) * sizeof(*out->leaving));
+  for (size_t i = 0; out->leaving != NULL && i < n_nodes; i++) {
+    if (leaving(st, i))
+      out->leaving[out->n_leaving++] = i;
+  }
+  return out->leaving != NULL ? 0 : -1;
 }
 
 /* ---- simulate ------------------------------------------------------ */
@@ -426,14 +439,6 @@ static int fill_replacement(const nw__sched_claim *cl, nw_arena *arena,
   return 0;
 }
 
-/* A node on its way out: its Node or its claim is being deleted. */
-static int leaving(const nw__consolidation_state *st, size_t i) {
-  const json_t *claim = st->claims != NULL ? st->claims[i] : NULL;
-
-  return st->sched->nodes[i].node->terminating ||
-         (claim != NULL && nw__obj_deleting(claim));
-}
-
 /* Whether the pod was bound to one of the leaving nodes removed[from..n). */
 static int from_leaving(const nw__consolidation_state *st, const nw__pod *p,
                         const size_t *removed, size_t from, size_t n) {
@@ -448,8 +453,9 @@ nw_status nw__consolidation_simulate(void *ctx, const size_t *idx, size_t n,
                                      nw_arena *arena, nw_sim_result *out) {
   nw__consolidation_sim *sim = ctx;
   const nw__consolidation_state *st = sim->st;
-  size_t n_nodes = st->sched->n_nodes;
-  size_t *removed = nw__arena_alloc(arena, (n + n_nodes + 1) * sizeof(*removed));
+  const nw__candidate_set *cands = sim->cands;
+  size_t *removed = nw__arena_alloc(arena, (n + cands->n_leaving + 1) *
+                                               sizeof(*removed));
   size_t n_removed = 0;
   nw__sched_opts opts;
   nw__sched_result *r;
@@ -460,16 +466,14 @@ nw_status nw__consolidation_simulate(void *ctx, const size_t *idx, size_t n,
   if (removed == NULL)
     return NW_ERR;
   for (size_t k = 0; k < n; k++) {
-    if (idx[k] >= sim->cands->n)
+    if (idx[k] >= cands->n)
       return NW_ERR_INVALID;
-    removed[n_removed++] = sim->cands->node[idx[k]];
+    removed[n_removed++] = cands->node[idx[k]];
   }
   /* As Karpenter's SimulateScheduling: nodes being deleted are no room
    * for anyone, and their pods need a place too. */
-  for (size_t i = 0; i < n_nodes; i++) {
-    if (leaving(st, i))
-      removed[n_removed++] = i;
-  }
+  for (size_t i = 0; i < cands->n_leaving; i++)
+    removed[n_removed++] = cands->leaving[i];
   memset(&opts, 0, sizeof(opts));
   opts.n_removed = n_removed;
   opts.removed = removed;

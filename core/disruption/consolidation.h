@@ -52,6 +52,10 @@ typedef struct nw__candidate_set {
   /* A pool had candidates held back by its budget: the caller must not
    * mark the cluster consolidated (Karpenter's constrainedByBudgets). */
   int constrained_by_budget;
+  /* Nodes being deleted (Node or claim), which every simulation removes
+   * too; found once here rather than in each simulation. */
+  size_t n_leaving;
+  size_t *leaving;
 } nw__candidate_set;
 
 /*
