@@ -16,6 +16,7 @@
 #include "plugin/loader.h"
 #include "util/arena.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,6 +509,34 @@ static void test_fleet_launch_and_reuse(void) {
     n++;
   xmlFreeDoc(doc);
   CU_ASSERT_EQUAL(n, 1);
+
+  /* Its user data: AL2023 nodeadm NodeConfig joining this cluster, with
+   * the pool's label and the ENI-limited max pods of the overrides. */
+  nw_aws_params q = {0};
+  nw_aws_params_add(&q, "Filter.1.Name", "launch-template-name");
+  nw_aws_params_add(&q, "Filter.1.Value.1", filter);
+  char *lt = ec2_text("DescribeLaunchTemplates", &q,
+                      "launchTemplates/item/launchTemplateId");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(lt);
+  nw_aws_params v = {0};
+  nw_aws_params_add(&v, "LaunchTemplateId", lt);
+  free(lt);
+  char *b64 = ec2_text("DescribeLaunchTemplateVersions", &v,
+                       "launchTemplateVersionSet/item/launchTemplateData/userData");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b64);
+  unsigned char *ud = calloc(1, strlen(b64) + 4);
+  EVP_DecodeBlock(ud, (const unsigned char *)b64, (int)strlen(b64));
+  const char *text = (const char *)ud;
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "Content-Type: multipart/mixed; boundary=\"//\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "kind: NodeConfig"));
+  char want[160];
+  snprintf(want, sizeof(want), "name: %s\n", g_cluster);
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "apiServerEndpoint: https://example.eks"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "maxPods: 29"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(text, "--node-labels=karpenter.sh/nodepool=default"));
+  free(ud);
+  free(b64);
   nw__arena_free(a);
 }
 

@@ -208,6 +208,31 @@ static void test_broken_files(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "section header"));
 }
 
+static void test_unknown_region(void) {
+  base_env();
+  nw_aws_env e = test_env();
+  nw_error err = {0};
+  static const char *const bad[] = {"us-east", "US-EAST-1", "us_east_1",
+                                    "useast1", "us-east-1 ", "-us-east-1"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    char *r = nw_aws_resolve_region(&e, bad[i], NULL, &err);
+    CU_ASSERT_PTR_NULL(r);
+    free(r);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "unknown AWS region"));
+  }
+  env_set("AWS_REGION", "eu-wst");
+  char *r = nw_aws_resolve_region(&e, NULL, NULL, &err);
+  CU_ASSERT_PTR_NULL(r);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "(from AWS_REGION)"));
+  static const char *const good[] = {"us-east-1", "us-gov-west-1", "cn-north-1",
+                                     "ap-southeast-5", "eu-central-2"};
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    r = nw_aws_resolve_region(&e, good[i], NULL, &err);
+    CU_ASSERT_STRING_EQUAL(r ? r : "", good[i]);
+    free(r);
+  }
+}
+
 static void test_no_credentials(void) {
   base_env();
   nw_aws_credentials c;
@@ -385,6 +410,7 @@ NW_TEST_CASES({"env_credentials", test_env_credentials},
               {"profile_and_region", test_profile_and_region},
               {"broken_files", test_broken_files},
               {"no_credentials", test_no_credentials},
+              {"unknown_region", test_unknown_region},
               {"web_identity_unreadable", test_web_identity_unreadable},
               {"container_credentials", test_container_credentials},
               {"endpoints", test_endpoints},

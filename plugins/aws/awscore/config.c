@@ -166,19 +166,52 @@ broken_file:
   return NULL;
 }
 
+/* Region names are <partition-ish prefix>-<words>-<digit>: "us-east-1",
+ * "us-gov-west-1", "cn-north-1", "eu-central-2".  Anything else is a typo
+ * that would otherwise surface as a DNS failure on the first call. */
+static int region_valid(const char *r) {
+  size_t n = strlen(r);
+  if (n < 4 || n > 32 || !isdigit((unsigned char)r[n - 1]) || r[n - 2] != '-')
+    return 0;
+  int dashes = 0;
+  for (const char *p = r; *p; p++) {
+    if (*p == '-')
+      dashes++;
+    else if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p))
+      return 0;
+  }
+  return dashes >= 2 && isalpha((unsigned char)r[0]);
+}
+
+static char *checked_region(const char *r, const char *from, nw_error *err) {
+  if (region_valid(r))
+    return strdup(r);
+  nw_aws_error(err, NW_ERR_INVALID,
+               "unknown AWS region '%s' (from %s): expected a name like "
+               "us-east-1",
+               r, from);
+  return NULL;
+}
+
 char *nw_aws_resolve_region(const nw_aws_env *env, const char *configured,
                             nw_arena *arena, nw_error *err) {
   if (configured && *configured)
-    return strdup(configured);
+    return checked_region(configured, "the plugin config", err);
   const char *r = nw_aws_getenv(env, "AWS_REGION");
-  if (!r)
-    r = nw_aws_getenv(env, "AWS_DEFAULT_REGION");
   if (r)
-    return strdup(r);
+    return checked_region(r, "AWS_REGION", err);
+  r = nw_aws_getenv(env, "AWS_DEFAULT_REGION");
+  if (r)
+    return checked_region(r, "AWS_DEFAULT_REGION", err);
   int broken = 0;
   char *p = nw_aws_profile_value(env, 0, NULL, "region", &broken, err);
-  if (p || broken)
-    return p;
+  if (broken)
+    return NULL;
+  if (p) {
+    char *checked = checked_region(p, "the shared config file", err);
+    free(p);
+    return checked;
+  }
   const char *body = NULL;
   nw_error ierr = {0};
   if (aws__imds_get(env, "/latest/meta-data/placement/region", arena, &body,
