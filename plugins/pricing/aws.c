@@ -22,7 +22,7 @@
 #define MAX_PAGES 1000
 #define MAX_ATTEMPTS 3
 
-/* ---- transport ------------------------------------------------------------ */
+/* ---- transport --------------------------------------------------------- */
 
 typedef struct resp_block {
   struct resp_block *next;
@@ -126,7 +126,7 @@ static void host_log(void *user, nw_log_level level, const char *msg) {
   a->host->log(a->h, level, "%s", msg);
 }
 
-/* ---- setup ---------------------------------------------------------------- */
+/* ---- setup ------------------------------------------------------------- */
 
 int nw__pricing_aws_init(nw__pricing_aws *a, const nw_host_api *host,
                          nw_plugin_handle *h, const nw__pricing_config *cfg) {
@@ -166,7 +166,7 @@ void nw__pricing_aws_free(nw__pricing_aws *a) {
   a->creds = NULL;
 }
 
-/* ---- GetProducts ------------------------------------------------------------ */
+/* ---- GetProducts ------------------------------------------------------- */
 
 static void add_filter(json_t *filters, const char *field, const char *value) {
   json_array_append_new(filters, json_pack("{s:s, s:s, s:s}", "Type",
@@ -247,7 +247,7 @@ nw_status nw__pricing_fetch_on_demand(nw__pricing_aws *a,
   return st;
 }
 
-/* ---- DescribeSpotPriceHistory ------------------------------------------------ */
+/* ---- DescribeSpotPriceHistory ------------------------------------------ */
 
 static nw_status spot_page(nw__pricing_aws *a, const char *token,
                            nw__pricing_map *out, nw__pricing_map *latest,

@@ -285,9 +285,11 @@ static int resolve_region(json_t *root, nw__pricing_config *cfg, char *err,
 static int parse_root(json_t *root, nw__pricing_config *cfg, char *err,
                       size_t errlen) {
   static const char *const keys[] = {
-      "mode",    "region",           "snapshot",         "endpoints",
-      "spot",    "onDemand",        "refreshIntervalSeconds", "retryIntervalSeconds",
-      "timeoutSeconds", "adjustments",    "prices",           NULL};
+      "mode",        "region",    "snapshot",
+      "endpoints",   "spot",      "onDemand",
+      "refreshIntervalSeconds",   "retryIntervalSeconds",
+      "timeoutSeconds",           "adjustments",
+      "prices",      NULL};
   const char *snapshot;
   if (!json_is_object(root))
     return fail(err, errlen, "the config must be a map");
@@ -300,8 +302,8 @@ static int parse_root(json_t *root, nw__pricing_config *cfg, char *err,
       get_bool(root, "onDemand", &cfg->on_demand, err, errlen) != 0 ||
       get_seconds(root, "refreshIntervalSeconds", 30 * 86400.0,
                   &cfg->refresh_interval_ms, err, errlen) != 0 ||
-      get_seconds(root, "retryIntervalSeconds", 86400.0, &cfg->retry_interval_ms,
-                  err, errlen) != 0 ||
+      get_seconds(root, "retryIntervalSeconds", 86400.0,
+                  &cfg->retry_interval_ms, err, errlen) != 0 ||
       get_seconds(root, "timeoutSeconds", 600.0, &cfg->timeout_ms, err,
                   errlen) != 0 ||
       parse_adjustments(root, cfg, err, errlen) != 0 ||

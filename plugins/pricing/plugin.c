@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <libxml/parser.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,18 +34,6 @@ typedef struct state {
   int64_t last_try_ms;     /* monotonic */
   int64_t last_ok_ms;
 } state;
-
-static nw_status fail(nw_error *err, nw_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static nw_status fail(nw_error *err, nw_status st, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err->message, sizeof(err->message), fmt, ap);
-  va_end(ap);
-  err->status = st;
-  return st;
-}
 
 static void publish_gauges(state *s, const nw__pricing_map *t) {
   s->host->gauge_set(s->h, COMPONENT_METRIC("prices"),
@@ -113,8 +100,9 @@ static nw_status load_snapshot(state *s, nw_error *err) {
   if (origin) {
     owned = read_file(origin, &len);
     if (!owned)
-      return fail(err, NW_ERR_INVALID, "pricing config: snapshot: cannot read "
-                  "%s: %s", origin, strerror(errno));
+      return nw_aws_error(err, NW_ERR_INVALID,
+                          "pricing config: snapshot: cannot read %s: %s",
+                          origin, strerror(errno));
     text = owned;
   } else {
     text = nw__pricing_builtin_snapshot(&len);
@@ -125,7 +113,7 @@ static nw_status load_snapshot(state *s, nw_error *err) {
                                      s->cfg.region, &loaded, msg, sizeof(msg));
   free(owned);
   if (rc != 0)
-    return fail(err, NW_ERR_INVALID, "pricing: %s", msg);
+    return nw_aws_error(err, NW_ERR_INVALID, "pricing: %s", msg);
   if (loaded == 0)
     s->host->log(s->h, NW_LOG_WARN, "%s has no prices for region %s: every "
                  "offering is unavailable until a refresh succeeds", origin,
@@ -139,10 +127,10 @@ static nw_status load_snapshot(state *s, nw_error *err) {
 static nw_status load_initial(state *s, nw_error *err) {
   s->base = nw__pricing_map_new(8192);
   if (!s->base)
-    return fail(err, NW_ERR, "pricing: out of memory");
+    return nw_aws_error(err, NW_ERR, "pricing: out of memory");
   if (s->cfg.mode == NW__PRICING_STATIC) {
     if (nw__pricing_map_merge(s->base, s->cfg.static_prices) != 0)
-      return fail(err, NW_ERR, "pricing: out of memory");
+      return nw_aws_error(err, NW_ERR, "pricing: out of memory");
     s->host->log(s->h, NW_LOG_INFO, "static prices: %zu offerings",
                  nw__pricing_map_len(s->base));
     return NW_OK;
@@ -166,7 +154,7 @@ static nw_status pricing_init(const nw_host_api *host, nw_plugin_handle *h,
   char msg[sizeof(err->message) - 32];
   state *s = calloc(1, sizeof(*s));
   if (!s)
-    return fail(err, NW_ERR, "pricing: out of memory");
+    return nw_aws_error(err, NW_ERR, "pricing: out of memory");
   s->host = host;
   s->h = h;
   /* glibc's default rwlock lets a steady stream of price() readers starve
@@ -180,16 +168,16 @@ static nw_status pricing_init(const nw_host_api *host, nw_plugin_handle *h,
   nw_status st = NW_OK;
   if (nw__pricing_config_parse(host->config_json(h), &s->cfg, msg,
                                sizeof(msg)) != 0)
-    st = fail(err, NW_ERR_INVALID, "pricing config: %s", msg);
+    st = nw_aws_error(err, NW_ERR_INVALID, "pricing config: %s", msg);
   if (st == NW_OK)
     st = load_initial(s, err);
   if (st == NW_OK && publish(s) != 0)
-    st = fail(err, NW_ERR, "pricing: out of memory");
+    st = nw_aws_error(err, NW_ERR, "pricing: out of memory");
   if (st == NW_OK && s->cfg.mode == NW__PRICING_AWS) {
     /* libxml2 must be initialised once before threads use it. */
     xmlInitParser();
     if (nw__pricing_aws_init(&s->aws, host, h, &s->cfg) != 0)
-      st = fail(err, NW_ERR, "pricing: out of memory");
+      st = nw_aws_error(err, NW_ERR, "pricing: out of memory");
   }
   if (st != NW_OK) {
     state_free(s);
@@ -207,14 +195,14 @@ static nw_status pricing_price(void *st, const char *type, const char *zone,
                                const char *ct, double *usd, nw_error *err) {
   state *s = st;
   if (!type || !ct || !usd)
-    return fail(err, NW_ERR_INVALID, "price: instance type and capacity type "
-                "are required");
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "price: instance type and capacity type are required");
   pthread_rwlock_rdlock(&s->lock);
   int rc = nw__pricing_map_lookup(s->table, type, ct, zone ? zone : "", usd);
   pthread_rwlock_unlock(&s->lock);
   if (rc != 0)
-    return fail(err, NW_ERR_NOT_FOUND, "no %s price for %s in %s", ct, type,
-                zone && *zone ? zone : "any zone");
+    return nw_aws_error(err, NW_ERR_NOT_FOUND, "no %s price for %s in %s", ct,
+                        type, zone && *zone ? zone : "any zone");
   return NW_OK;
 }
 
@@ -245,7 +233,7 @@ static nw_status run_source(state *s, const char *name, fetch_fn fn,
   nw__pricing_stats stats = {0};
   nw__pricing_map *got = nw__pricing_map_new(4096);
   nw_status st = got ? fn(&s->aws, got, &stats, err)
-                     : fail(err, NW_ERR, "out of memory");
+                     : nw_aws_error(err, NW_ERR, "out of memory");
   snprintf(labels, sizeof(labels), "source=%s", name);
   if (stats.malformed > 0) {
     s->host->counter_add(s->h, COMPONENT_METRIC("malformed_entries_total"),
@@ -254,7 +242,7 @@ static nw_status run_source(state *s, const char *name, fetch_fn fn,
                  name, stats.malformed);
   }
   if (st == NW_OK && nw__pricing_map_merge(fresh, got) != 0)
-    st = fail(err, NW_ERR, "out of memory");
+    st = nw_aws_error(err, NW_ERR, "out of memory");
   snprintf(labels, sizeof(labels), "source=%s,result=%s", name,
            st == NW_OK ? "success" : "error");
   s->host->counter_add(s->h, COMPONENT_METRIC("refresh_total"), labels, 1);
@@ -272,12 +260,12 @@ static nw_status run_source(state *s, const char *name, fetch_fn fn,
 static nw_status combine(nw_status a, const nw_error *ea, nw_status b,
                          const nw_error *eb, nw_error *err) {
   if (a != NW_OK && b != NW_OK)
-    return fail(err, a, "on-demand: %.240s; spot: %.240s", ea->message,
-                eb->message);
+    return nw_aws_error(err, a, "on-demand: %.240s; spot: %.240s",
+                        ea->message, eb->message);
   if (a != NW_OK)
-    return fail(err, a, "on-demand: %s", ea->message);
+    return nw_aws_error(err, a, "on-demand: %s", ea->message);
   if (b != NW_OK)
-    return fail(err, b, "spot: %s", eb->message);
+    return nw_aws_error(err, b, "spot: %s", eb->message);
   return NW_OK;
 }
 
@@ -286,7 +274,7 @@ static nw_status fetch_all(state *s, nw_error *err) {
   nw_status od = NW_OK, spot = NW_OK;
   nw__pricing_map *fresh = nw__pricing_map_new(8192);
   if (!fresh)
-    return fail(err, NW_ERR, "pricing: out of memory");
+    return nw_aws_error(err, NW_ERR, "pricing: out of memory");
   if (s->cfg.on_demand)
     od = run_source(s, "on-demand", nw__pricing_fetch_on_demand, fresh, &eod);
   if (s->cfg.spot)
@@ -297,7 +285,7 @@ static nw_status fetch_all(state *s, nw_error *err) {
    * refresh can only make the table fresher. */
   if (nw__pricing_map_len(fresh) > 0 &&
       (nw__pricing_map_merge(s->base, fresh) != 0 || publish(s) != 0))
-    st = fail(err, NW_ERR, "pricing: out of memory");
+    st = nw_aws_error(err, NW_ERR, "pricing: out of memory");
   nw__pricing_map_free(fresh);
   return st;
 }

@@ -99,10 +99,10 @@ int nw__pricing_parse_spot_doc(nw__pricing_map *dst, nw__pricing_map *latest,
                                size_t errlen) {
   xmlNodePtr root = xmlDocGetRootElement(doc);
   *next_token = NULL;
-  if (!root ||
-      strcmp((const char *)root->name, "DescribeSpotPriceHistoryResponse") != 0) {
+  const char *name = root ? (const char *)root->name : "";
+  if (strcmp(name, "DescribeSpotPriceHistoryResponse") != 0) {
     snprintf(err, errlen, "DescribeSpotPriceHistory: unexpected <%s> answer",
-             root ? (const char *)root->name : "empty");
+             root ? name : "empty");
     return -1;
   }
   xmlNodePtr set = nw_aws_xml_child(root, "spotPriceHistorySet");
