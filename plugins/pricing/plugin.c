@@ -246,7 +246,10 @@ static nw_status run_source(state *s, const char *name, fetch_fn fn,
   snprintf(labels, sizeof(labels), "source=%s,result=%s", name,
            st == NW_OK ? "success" : "error");
   s->host->counter_add(s->h, COMPONENT_METRIC("refresh_total"), labels, 1);
-  if (st == NW_OK)
+  if (st == NW_OK && stats.prices == 0)
+    s->host->log(s->h, NW_LOG_WARN, "%s: the answer held no prices for "
+                 "region %s; is the region right?", name, s->cfg.region);
+  else if (st == NW_OK)
     s->host->log(s->h, NW_LOG_INFO, "%s: %zu prices from %zu pages", name,
                  stats.prices, stats.pages);
   else
