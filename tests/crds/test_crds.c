@@ -61,9 +61,10 @@ static void test_crds_served(void) {
 
 static void test_examples_apply(void) {
   const char *files[] = {"configs/examples/aws-nodepool-kong.yaml",
+                         "configs/examples/aws-static-reserved.yaml",
                          "configs/examples/kind-nodepool.yaml",
                          "configs/examples/nodeclaim.yaml"};
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
     char *out = NULL;
     int rc = nwt_kubectl(&out, "apply -f '%s'", nw_test_src_path(files[i]));
     if (rc != 0)
@@ -81,6 +82,12 @@ static void test_examples_apply(void) {
   CU_ASSERT_STRING_EQUAL(nwt_json_str(nc, "spec.amiSelectorTerms.0.alias"), "al2023@latest");
   CU_ASSERT_STRING_EQUAL(nwt_json_str(nc, "spec.metadataOptions.httpTokens"), "required");
   json_decref(nc);
+  json_t *st = nwt_kubectl_json("get nodepool gpu-static -o json");
+  CU_ASSERT_EQUAL(json_integer_value(nwt_json_at(st, "spec.replicas")), 2);
+  json_decref(st);
+  json_t *gr = nwt_kubectl_json("get ec2nodeclass gpu-reserved -o json");
+  CU_ASSERT_STRING_EQUAL(nwt_json_str(gr, "spec.capacityReservationSelectorTerms.1.ownerID"), "123456789012");
+  json_decref(gr);
   json_t *claim = nwt_kubectl_json("get nodeclaim kong-abcde -o json");
   CU_ASSERT_STRING_EQUAL(nwt_json_str(claim, "spec.resources.requests.cpu"), "1500m");
   CU_ASSERT_STRING_EQUAL(nwt_json_str(claim, "spec.expireAfter"), "720h");
@@ -225,6 +232,10 @@ static const struct bad_case bad_nodeclasses[] = {
      "subnetSelectorTerms cannot be empty"},
     {"missing amiSelectorTerms", "{role: r, subnetSelectorTerms: [{id: subnet-1}], securityGroupSelectorTerms: [{id: sg-1}]}",
      "spec.amiSelectorTerms: Required value"},
+    {"reservation id with ownerID", "{role: r, amiSelectorTerms: [{alias: al2023@latest}], subnetSelectorTerms: [{id: subnet-1}], securityGroupSelectorTerms: [{id: sg-1}], capacityReservationSelectorTerms: [{id: cr-1, ownerID: '123456789012'}]}",
+     "'id' is mutually exclusive"},
+    {"unknown field", "{role: r, amiSelectorTerms: [{alias: al2023@latest}], subnetSelectorTerms: [{id: subnet-1}], securityGroupSelectorTerms: [{id: sg-1}], instanceType: m5.large}",
+     "unknown field \"spec.instanceType\""},
     {"restricted tag", "{role: r, amiSelectorTerms: [{alias: al2023@latest}], subnetSelectorTerms: [{id: subnet-1}], securityGroupSelectorTerms: [{id: sg-1}], tags: {karpenter.sh/nodepool: x}}",
      "tag contains a restricted tag matching karpenter.sh/nodepool"},
 };
