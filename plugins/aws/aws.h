@@ -208,6 +208,8 @@ typedef struct aws_state {
   double vm_overhead;
   double spot_factor;
   int64_t catalog_ttl_ms;
+  int batch_idle_ms;         /* CreateFleet batching windows */
+  int batch_max_ms;
 
   pthread_mutex_t mu;        /* guards everything below */
   aws_catalog catalog;
@@ -220,6 +222,9 @@ typedef struct aws_state {
   char **lt_names, **lt_ids; /* launch template cache: name -> id */
   size_t n_instances, cap_instances;
   aws_instance_rec *instances; /* instance id -> zone, for events */
+
+  pthread_mutex_t bmu;       /* guards the CreateFleet batches */
+  void *batches;             /* struct fleet_batch list (ec2.c) */
 } aws_state;
 
 /* The host's HTTP as an nw_awscore transport. */

@@ -5,6 +5,7 @@
 #include "aws.h"
 
 #include <strings.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1373,8 +1374,8 @@ static void fleet_params(aws_state *s, const nw_node_claim *claim,
                          const char *const *archs, size_t n_archs,
                          nw_aws_params *p) {
   const char *ct = cands[0].ct;
+  /* TotalTargetCapacity is added by the batch leader (fleet_batched). */
   nw_aws_params_add(p, "Type", "instant");
-  nw_aws_params_add(p, "TargetCapacitySpecification.TotalTargetCapacity", "1");
   nw_aws_params_add(p, "TargetCapacitySpecification.DefaultTargetCapacityType",
                     ct);
   if (strcmp(ct, NW_CAPACITY_SPOT) == 0)
@@ -1403,6 +1404,9 @@ static void fleet_params(aws_state *s, const nw_node_claim *claim,
     }
   }
   char *ckey = cluster_tag_key(s);
+  /* The claim's own tag is not here: concurrent claims share one call,
+   * and each instance gets its claim tag with CreateTags afterwards. */
+  (void)claim;
   size_t nt = 6 + nc->n_tags;
   const char **keys = calloc(nt, sizeof(char *));
   const char **vals = calloc(nt, sizeof(char *));
@@ -1417,8 +1421,6 @@ static void fleet_params(aws_state *s, const nw_node_claim *claim,
     vals[k++] = "owned";
     keys[k] = TAG_NODEPOOL;
     vals[k++] = claim->nodepool ? claim->nodepool : "";
-    keys[k] = TAG_CLAIM;
-    vals[k++] = claim->name;
     keys[k] = TAG_NODECLASS;
     vals[k++] = nc->name ? nc->name : "";
     keys[k] = TAG_NODECLASS_HASH;
@@ -1434,13 +1436,38 @@ static void fleet_params(aws_state *s, const nw_node_claim *claim,
   free(ckey);
 }
 
-/* Reads the fleet answer: the first instance, and capacity errors marked
- * unavailable.  Returns NW_OK with *id set, or an error naming what failed. */
+/* One launched instance of a fleet answer. */
+typedef struct fleet_instance {
+  char id[32], type[64], zone[32];
+} fleet_instance;
+
+/* Reads the fleet answer: up to `max` instances into out (*n_out), and the
+ * errorSet, whose capacity errors mark offerings unavailable.  When no
+ * instance came back, returns the error naming every failed offering. */
 static nw_status fleet_result(aws_state *s, xmlNodePtr root, const char *ct,
-                              char *id, size_t idlen, char *type, char *zone,
+                              fleet_instance *out, size_t max, size_t *n_out,
                               nw_error *err) {
-  xmlNodePtr inst = nw_aws_xml_path(root, "fleetInstanceSet/item");
-  char *iid = inst ? nw_aws_xml_text(inst, "instanceIds/item") : NULL;
+  *n_out = 0;
+  xmlNodePtr set = nw_aws_xml_child(root, "fleetInstanceSet");
+  for (xmlNodePtr it = nw_aws_xml_child(set, "item"); it;
+       it = nw_aws_xml_next(it, "item")) {
+    char *t = nw_aws_xml_text(it, "instanceType");
+    char *z = nw_aws_xml_text(it, "launchTemplateAndOverrides/overrides/availabilityZone");
+    xmlNodePtr ids = nw_aws_xml_child(it, "instanceIds");
+    for (xmlNodePtr i = nw_aws_xml_child(ids, "item"); i && *n_out < max;
+         i = nw_aws_xml_next(i, "item")) {
+      char *id = nw_aws_xml_text(i, NULL);
+      if (id && *id) {
+        fleet_instance *fi = &out[(*n_out)++];
+        snprintf(fi->id, sizeof(fi->id), "%s", id);
+        snprintf(fi->type, sizeof(fi->type), "%s", t ? t : "");
+        snprintf(fi->zone, sizeof(fi->zone), "%s", z ? z : "");
+      }
+      free(id);
+    }
+    free(t);
+    free(z);
+  }
   nw_aws_buf msg = {0};
   int capacity_only = 1, n_err = 0;
   xmlNodePtr errs = nw_aws_xml_child(root, "errorSet");
@@ -1464,24 +1491,191 @@ static nw_status fleet_result(aws_state *s, xmlNodePtr root, const char *ct,
     free(m);
   }
   nw_status st = NW_OK;
-  if (iid && *iid) {
-    snprintf(id, idlen, "%s", iid);
-    char *t = nw_aws_xml_text(inst, "instanceType");
-    char *z = nw_aws_xml_text(inst, "launchTemplateAndOverrides/overrides/availabilityZone");
-    snprintf(type, 64, "%s", t ? t : "");
-    snprintf(zone, 32, "%s", z ? z : "");
-    free(t);
-    free(z);
-  } else if (n_err == 0) {
+  if (*n_out > 0)
+    st = NW_OK;
+  else if (n_err == 0)
     st = nw_aws_error(err, NW_ERR, "ec2 CreateFleet: no instance and no error");
-  } else {
+  else
     st = nw_aws_error(err,
                       capacity_only ? NW_ERR_INSUFFICIENT_CAPACITY : NW_ERR_INVALID,
                       "ec2 CreateFleet: %s", msg.data ? msg.data : "");
-  }
-  free(iid);
   nw_aws_buf_free(&msg);
   return st;
+}
+
+/* ------------------------------------------------------------ batching */
+
+/*
+ * Concurrent creates whose fleet requests are identical (same launch
+ * templates, overrides and tags) share one CreateFleet with a target of
+ * one instance per claim, as Karpenter batches them: the first caller
+ * waits until no other joined for 35 ms, or 1 s in all (config
+ * create_batch_idle_ms / create_batch_max_ms), then launches for
+ * everyone and tags each instance with its claim.  Windows are counted in
+ * sleeps, not read from a clock, so a virtual clock cannot stall them.
+ */
+enum { BATCH_MAX = 50, BATCH_STEP_MS = 5 };
+
+typedef struct fleet_slot {
+  char claim[256];
+  nw_status st;
+  fleet_instance inst;
+  int whole_call;            /* CreateFleet itself failed (not errorSet) */
+  char message[512];
+} fleet_slot;
+
+typedef struct fleet_batch {
+  struct fleet_batch *next;
+  char key[65];
+  int closed, done;
+  size_t n, refs;
+  unsigned joins;
+  pthread_cond_t cv;
+  fleet_slot slots[BATCH_MAX];
+} fleet_batch;
+
+static void batch_release(aws_state *s, fleet_batch *b) {
+  /* Called with bmu held. */
+  if (--b->refs > 0)
+    return;
+  fleet_batch **pp = (fleet_batch **)&s->batches;
+  while (*pp && *pp != b)
+    pp = &(*pp)->next;
+  if (*pp)
+    *pp = b->next;
+  pthread_cond_destroy(&b->cv);
+  free(b);
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {0, (long)ms * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Tags the instance with its claim; on failure the instance is terminated
+ * (an untagged instance would be launched again for the same claim). */
+static nw_status tag_claim(aws_state *s, const fleet_instance *fi,
+                           const char *claim, nw_arena *arena, nw_error *err) {
+  nw_aws_params p = {0};
+  nw_aws_params_add(&p, "ResourceId.1", fi->id);
+  nw_aws_params_add(&p, "Tag.1.Key", TAG_CLAIM);
+  nw_aws_params_add(&p, "Tag.1.Value", claim);
+  xmlDocPtr doc = NULL;
+  nw_status st = nw_aws_query(s->client, "ec2", "CreateTags", EC2_VERSION, &p,
+                              arena, &doc, NULL, err);
+  nw_aws_params_free(&p);
+  xmlFreeDoc(doc);
+  if (st == NW_OK)
+    return NW_OK;
+  char pid[96];
+  snprintf(pid, sizeof(pid), "aws:///%s/%s", fi->zone, fi->id);
+  nw_error terr = {0};
+  aws_delete(s, pid, &terr);
+  return st;
+}
+
+static void leader_launch(aws_state *s, fleet_batch *b, const nw_aws_params *base,
+                          const char *ct, nw_arena *arena) {
+  nw_aws_params p = {0};
+  for (size_t i = 0; i < base->len; i++)
+    nw_aws_params_add(&p, base->names[i], base->values[i]);
+  char total[16];
+  snprintf(total, sizeof(total), "%zu", b->n);
+  nw_aws_params_add(&p, "TargetCapacitySpecification.TotalTargetCapacity", total);
+  xmlDocPtr doc = NULL;
+  nw_error err = {0};
+  nw_status st = nw_aws_query(s->client, "ec2", "CreateFleet", EC2_VERSION, &p,
+                              arena, &doc, NULL, &err);
+  nw_aws_params_free(&p);
+  int whole_call = st != NW_OK;
+  fleet_instance got[BATCH_MAX];
+  size_t n_got = 0;
+  if (st == NW_OK)
+    st = fleet_result(s, xmlDocGetRootElement(doc), ct, got, BATCH_MAX, &n_got,
+                      &err);
+  xmlFreeDoc(doc);
+  s->host->observe(s->h, "aws_create_fleet_batch_size", NULL, (double)b->n);
+  for (size_t k = 0; k < b->n; k++) {
+    fleet_slot *sl = &b->slots[k];
+    if (k < n_got) {
+      nw_error terr = {0};
+      sl->inst = got[k];
+      sl->st = tag_claim(s, &got[k], sl->claim, arena, &terr);
+      snprintf(sl->message, sizeof(sl->message), "%s", terr.message);
+    } else if (st != NW_OK) {
+      sl->st = st;
+      sl->whole_call = whole_call;
+      snprintf(sl->message, sizeof(sl->message), "%s", err.message);
+    } else {
+      sl->st = NW_ERR_INSUFFICIENT_CAPACITY;
+      snprintf(sl->message, sizeof(sl->message),
+               "ec2 CreateFleet: %zu of %zu instances launched", n_got, b->n);
+    }
+  }
+}
+
+static nw_status fleet_batched(aws_state *s, const nw_aws_params *p,
+                               const char *ct, const char *claim,
+                               nw_arena *arena, fleet_instance *out,
+                               int *whole_call, nw_error *err) {
+  nw_aws_buf content = {0};
+  for (size_t i = 0; i < p->len; i++)
+    nw_aws_buf_printf(&content, "%s=%s\n", p->names[i], p->values[i]);
+  char key[65];
+  nw_aws_sha256_hex(content.data ? content.data : "", content.len, key);
+  nw_aws_buf_free(&content);
+
+  pthread_mutex_lock(&s->bmu);
+  fleet_batch *b = s->batches;
+  while (b && (b->closed || strcmp(b->key, key) != 0 || b->n >= BATCH_MAX))
+    b = b->next;
+  size_t idx;
+  int leader = b == NULL;
+  if (leader) {
+    b = calloc(1, sizeof(*b));
+    if (!b) {
+      pthread_mutex_unlock(&s->bmu);
+      return nw_aws_error(err, NW_ERR, "aws: out of memory");
+    }
+    snprintf(b->key, sizeof(b->key), "%s", key);
+    pthread_cond_init(&b->cv, NULL);
+    b->next = s->batches;
+    s->batches = b;
+  }
+  idx = b->n++;
+  b->refs++;
+  b->joins++;
+  snprintf(b->slots[idx].claim, sizeof(b->slots[idx].claim), "%s", claim);
+  if (leader) {
+    unsigned seen = b->joins;
+    int idle = 0, total = 0;
+    while (!b->closed) {
+      pthread_mutex_unlock(&s->bmu);
+      sleep_ms(BATCH_STEP_MS);
+      total += BATCH_STEP_MS;
+      pthread_mutex_lock(&s->bmu);
+      idle = b->joins != seen ? 0 : idle + BATCH_STEP_MS;
+      seen = b->joins;
+      if (idle >= s->batch_idle_ms || total >= s->batch_max_ms ||
+          b->n >= BATCH_MAX)
+        b->closed = 1;
+    }
+    pthread_mutex_unlock(&s->bmu);
+    leader_launch(s, b, p, ct, arena);
+    pthread_mutex_lock(&s->bmu);
+    b->done = 1;
+    pthread_cond_broadcast(&b->cv);
+  }
+  while (!b->done)
+    pthread_cond_wait(&b->cv, &s->bmu);
+  fleet_slot sl = b->slots[idx];
+  batch_release(s, b);
+  pthread_mutex_unlock(&s->bmu);
+  *out = sl.inst;
+  *whole_call = sl.whole_call;
+  if (sl.st != NW_OK)
+    return nw_aws_error(err, sl.st, "%s", sl.message);
+  return NW_OK;
 }
 
 static void fill_created(aws_state *s, nw_arena *arena, const nw_node_claim *claim,
@@ -1570,37 +1764,31 @@ static nw_status launch(aws_state *s, const nw_node_claim *claim,
   if (st == NW_OK) {
     nw_aws_params p = {0};
     fleet_params(s, claim, nc, cands, n, lt_ptrs, archs, n_archs, &p);
-    xmlDocPtr doc = NULL;
-    st = nw_aws_query(s->client, "ec2", "CreateFleet", EC2_VERSION, &p, arena,
-                      &doc, NULL, err);
+    fleet_instance fi;
+    int whole_call = 0;
+    st = fleet_batched(s, &p, cands[0].ct, claim->name, arena, &fi,
+                       &whole_call, err);
     nw_aws_params_free(&p);
-    if (st == NW_ERR_INSUFFICIENT_CAPACITY) {
+    if (st == NW_ERR_INSUFFICIENT_CAPACITY && whole_call) {
       /* A whole-call capacity error: every override is out for now. */
       for (size_t i = 0; i < n; i++)
         aws_mark_unavailable(s, cands[i].type->name, cands[i].zone, cands[i].ct);
     }
     if (st == NW_OK) {
-      char id[32], type[64], zone[32];
-      st = fleet_result(s, xmlDocGetRootElement(doc), cands[0].ct, id,
-                        sizeof(id), type, zone, err);
-      if (st == NW_OK) {
-        const aws_itype *t = NULL;
-        const candidate *pick = &cands[0];
-        for (size_t i = 0; i < n; i++)
-          if (strcmp(cands[i].type->name, type) == 0 &&
-              (!zone[0] || strcmp(cands[i].zone, zone) == 0)) {
-            pick = &cands[i];
-            break;
-          }
-        t = pick->type;
-        fill_created(s, arena, claim, id, t, pick->zone, pick->ct,
-                     ami_for(r, t->arch)->id, out);
-        s->host->counter_add(s->h, "aws_instances_launched_total", NULL, 1);
-        s->host->log(s->h, NW_LOG_INFO, "claim %s: launched %s (%s, %s, %s)",
-                     claim->name, id, t->name, pick->zone, pick->ct);
-      }
+      const candidate *pick = &cands[0];
+      for (size_t i = 0; i < n; i++)
+        if (strcmp(cands[i].type->name, fi.type) == 0 &&
+            (!fi.zone[0] || strcmp(cands[i].zone, fi.zone) == 0)) {
+          pick = &cands[i];
+          break;
+        }
+      const aws_itype *t = pick->type;
+      fill_created(s, arena, claim, fi.id, t, pick->zone, pick->ct,
+                   ami_for(r, t->arch)->id, out);
+      s->host->counter_add(s->h, "aws_instances_launched_total", NULL, 1);
+      s->host->log(s->h, NW_LOG_INFO, "claim %s: launched %s (%s, %s, %s)",
+                   claim->name, fi.id, t->name, pick->zone, pick->ct);
     }
-    xmlFreeDoc(doc);
   }
   free(cands);
   return st;

@@ -18,6 +18,8 @@
  *   instance_types             ["m5.*", ...] limits DescribeInstanceTypes
  *   catalog_ttl_s              default 3600
  *   max_attempts, backoff_ms   retries of throttled calls (5, 100)
+ *   create_batch_idle_ms, create_batch_max_ms
+ *                              CreateFleet batching windows (35, 1000)
  */
 #include "aws.h"
 
@@ -142,6 +144,7 @@ static void state_free(aws_state *s) {
   free(s->instances);
   pthread_mutex_destroy(&s->mu);
   pthread_mutex_destroy(&s->umu);
+  pthread_mutex_destroy(&s->bmu);
   free(s);
 }
 
@@ -195,6 +198,7 @@ static nw_status plugin_init(const nw_host_api *host, nw_plugin_handle *h,
   }
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->umu, NULL);
+  pthread_mutex_init(&s->bmu, NULL);
   s->host = host;
   s->h = h;
   s->config = cfg;
@@ -209,6 +213,8 @@ static nw_status plugin_init(const nw_host_api *host, nw_plugin_handle *h,
   s->vm_overhead = cfg_num(cfg, "vm_memory_overhead_percent", 0.075);
   s->spot_factor = cfg_num(cfg, "spot_price_factor", 0.35);
   s->catalog_ttl_ms = (int64_t)cfg_num(cfg, "catalog_ttl_s", 3600) * 1000;
+  s->batch_idle_ms = (int)cfg_num(cfg, "create_batch_idle_ms", 35);
+  s->batch_max_ms = (int)cfg_num(cfg, "create_batch_max_ms", 1000);
   *out = s;
   return NW_OK;
 }

@@ -17,6 +17,7 @@
 #include "util/arena.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,7 @@ static int setup(void) {
            "\"prices\":{\"m5.large\":0.096,\"m5.xlarge\":0.192,"
            "\"c5.large\":0.085,\"m6g.large\":0.077},"
            "\"backoff_ms\":5,\"max_attempts\":4,"
+           "\"create_batch_idle_ms\":400,\"create_batch_max_ms\":3000,"
            "\"cluster_endpoint\":\"https://example.eks\"}",
            g_cluster, g_endpoint, g_queue);
   g_set = nw__plugins_new(NULL);
@@ -835,6 +837,76 @@ static void test_role_instance_profile(void) {
   nw__arena_free(a);
 }
 
+typedef struct create_job {
+  pthread_t thread;
+  char name[128];
+  nw_status st;
+  char provider_id[128];
+  char message[512];
+} create_job;
+
+static void *create_thread(void *arg) {
+  create_job *j = arg;
+  static const char *const types[] = {"m5.large"};
+  nw_requirement reqs[] = {
+      {"node.kubernetes.io/instance-type", NW_OP_IN, 1, types, 0},
+      {"karpenter.sh/capacity-type", NW_OP_IN, 1, V_ONDEMAND, 0}};
+  nw_node_claim claim = make_claim(j->name, reqs, 2);
+  nw_arena *a = nw__arena_new();
+  nw_node_instance inst;
+  nw_error err = {0};
+  j->st = g_vt->create(g_state, &claim, a, &inst, &err);
+  if (j->st == NW_OK)
+    snprintf(j->provider_id, sizeof(j->provider_id), "%s", inst.provider_id);
+  snprintf(j->message, sizeof(j->message), "%s", err.message);
+  nw__arena_free(a);
+  return NULL;
+}
+
+/* Concurrent creates with the same launch share one CreateFleet; each
+ * claim gets its own instance, tagged with its name. */
+static void test_batched_creates(void) {
+  enum { N = 4 };
+  create_job jobs[N];
+  long before = -1;
+  char buf[8192];
+  if (proxy("GET", "/__proxy/stats", NULL, buf, sizeof(buf)) == 0) {
+    json_t *j = json_loads(buf, 0, NULL);
+    before = (long)json_integer_value(
+        json_object_get(json_object_get(j, "requests"), "CreateFleet"));
+    json_decref(j);
+  }
+  for (int i = 0; i < N; i++) {
+    memset(&jobs[i], 0, sizeof(jobs[i]));
+    snprintf(jobs[i].name, sizeof(jobs[i].name), "%s-batch-%d", g_cluster, i);
+    pthread_create(&jobs[i].thread, NULL, create_thread, &jobs[i]);
+  }
+  for (int i = 0; i < N; i++)
+    pthread_join(jobs[i].thread, NULL);
+  for (int i = 0; i < N; i++) {
+    if (jobs[i].st != NW_OK)
+      fprintf(stderr, "batch create %d: %s\n", i, jobs[i].message);
+    CU_ASSERT_EQUAL_FATAL(jobs[i].st, NW_OK);
+    for (int k = 0; k < i; k++)
+      CU_ASSERT_STRING_NOT_EQUAL(jobs[i].provider_id, jobs[k].provider_id);
+    char *tag = instance_tag(strrchr(jobs[i].provider_id, '/') + 1,
+                             "karpenter.sh/nodeclaim");
+    CU_ASSERT_STRING_EQUAL(tag ? tag : "", jobs[i].name);
+    free(tag);
+  }
+  long after = -1;
+  if (proxy("GET", "/__proxy/stats", NULL, buf, sizeof(buf)) == 0) {
+    json_t *j = json_loads(buf, 0, NULL);
+    after = (long)json_integer_value(
+        json_object_get(json_object_get(j, "requests"), "CreateFleet"));
+    json_decref(j);
+  }
+  /* The threads start within microseconds, well inside the 35 ms window;
+   * allow a second call in case the machine stalls one thread past it. */
+  fprintf(stderr, "CreateFleet calls for %d claims: %ld\n", N, after - before);
+  CU_ASSERT_TRUE(after - before >= 1 && after - before <= 2);
+}
+
 static void test_terminate(void) {
   nw_arena *a = nw__arena_new();
   nw_error err = {0};
@@ -864,5 +936,6 @@ NW_TEST_CASES({"catalog", test_catalog},
               {"throttling", test_throttling},
               {"interruption_events", test_interruption_events},
               {"role_instance_profile", test_role_instance_profile},
+              {"batched_creates", test_batched_creates},
               {"terminate", test_terminate});
 NW_TEST_MAIN("aws-moto", setup, teardown);
