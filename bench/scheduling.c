@@ -177,6 +177,30 @@ static void aws_pods(wl *w, size_t n, int constrained) {
  * demand . y <= LP optimum; we search y's direction on a grid (then refine)
  * and scale it to feasibility, so the figure is a valid bound.
  */
+/* Whether an instance type can satisfy the pool's requirements (every
+ * pool requirement accepts one of the type's values for that key). */
+static int type_in_pool(const nw_instance_type *it, const nw__nodepool *np) {
+  for (size_t i = 0; i < np->requirements.len; i++) {
+    const nw_requirement *pr = &np->requirements.items[i];
+    const nw_requirement *tr = NULL;
+    for (size_t j = 0; j < it->requirements.len && !tr; j++)
+      if (strcmp(it->requirements.items[j].key, pr->key) == 0)
+        tr = &it->requirements.items[j];
+    if (!tr)
+      return 0;
+    int ok = 0;
+    for (size_t v = 0; v < tr->n_values && !ok; v++) {
+      nw_kv kv = {tr->key, tr->values[v]};
+      nw_labels l = {1, &kv};
+      nw_requirements one = {1, pr};
+      ok = nw__requirements_match_labels(&one, &l);
+    }
+    if (!ok)
+      return 0;
+  }
+  return 1;
+}
+
 static double lp_bound(const nw__sched_pool *pool, const wl *w) {
   double demand[3] = {0, 0, 0};
   static const char *const names[3] = {"cpu", "memory", "pods"};
@@ -189,6 +213,8 @@ static double lp_bound(const nw__sched_pool *pool, const wl *w) {
   for (size_t t = 0; t < nt; t++) {
     const nw_instance_type *it = &pool->types.items[t];
     price[t] = -1;
+    if (!type_in_pool(it, pool->pool))
+      continue;
     for (size_t o = 0; o < it->n_offerings; o++)
       if (it->offerings[o].available && it->offerings[o].price >= 0 &&
           (price[t] < 0 || it->offerings[o].price < price[t]))
@@ -296,6 +322,18 @@ int nw_bench_scheduling(int argc, char **argv) {
   double t2 = nw_bench_now();
   double cpu = nw_bench_cpu_now() - c0;
   double secs = t2 - t0;
+  if (getenv("NW_BENCH_CLAIMS"))
+    for (size_t i = 0; i < r->n_claims; i++) {
+      const nw__sched_claim *c = &r->claims[i];
+      fprintf(stderr, "claim %zu %s %s %s $%.4f pods %zu cpu %lld mem %lldMi "
+              "options %zu\n", i,
+              c->instance_type ? c->instance_type->name : "-",
+              c->offering ? c->offering->capacity_type : "-",
+              c->offering ? c->offering->zone : "-", c->price, c->n_pods,
+              (long long)nw__resources_get(&c->requests, "cpu"),
+              (long long)(nw__resources_get(&c->requests, "memory") >> 20),
+              c->n_options);
+    }
   double rss = nw_bench_peak_rss_mib();
   double lp = w.generic_only ? lp_bound(&pool, &w) : -1;
   double gap = lp > 0 ? (r->new_claims_price - lp) / lp * 100.0 : -1;

@@ -322,6 +322,11 @@ static int overlap(const nw__strtab *t, const nw__sreq *x, const nw__sreq *y) {
   return 0;
 }
 
+int nw__sreq_compatible(const nw__strtab *t, const nw__sreq *x,
+                        const nw__sreq *y) {
+  return overlap(t, x, y) || (notin_or_dne(x) && notin_or_dne(y));
+}
+
 int nw__sreqs_intersects(const nw__strtab *t, const nw__sreqs *node,
                          const nw__sreqs *pod, uint32_t *bad_key) {
   uint32_t i = 0, j = 0;

@@ -96,6 +96,9 @@ nw__sreqs nw__sreqs_and_b(nw__bump *b, const nw__strtab *t, nw__sreqs s,
 nw__sreqs nw__sreqs_and(nw_arena *a, const nw__strtab *t, nw__sreqs s,
                         nw__sreqs add, int *changed);
 
+/* One key of Intersects: x and y share a value (or both exclude it). */
+int nw__sreq_compatible(const nw__strtab *t, const nw__sreq *x,
+                        const nw__sreq *y);
 /*
  * Karpenter's Intersects: every key in both must have a common value
  * (NotIn/DoesNotExist on both sides is fine).  Returns 1, or 0 with the

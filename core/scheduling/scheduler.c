@@ -27,6 +27,9 @@
 #define K_POOL "karpenter.sh/nodepool"
 
 enum { DEFAULT_MAX_OPTIONS = 60 };
+/* A claim keeps growing while a type within 5% of its best cost
+ * efficiency still fits (see compute_eff). */
+static const double EFF_SLACK = 0.95;
 
 /* ---- count maps ------------------------------------------------------ */
 
@@ -351,6 +354,9 @@ static nw__sreqs pod_strict_static(nw__scheduler *s, const nw__pod *p) {
   return r;
 }
 
+static int type_offerable(const nw__scheduler *s, const stype *t,
+                          const nw__sreqs *r);
+
 static int cmp_pool(const void *a, const void *b) {
   const spool *x = a, *y = b;
   if (x->src->weight != y->src->weight)
@@ -372,7 +378,13 @@ static int compile_pool(nw__scheduler *s, size_t idx, spool *p,
   p->types = nw__arena_alloc(s->a, (in->types.len + 1) * sizeof(*p->types));
   for (size_t i = 0; i < in->types.len; i++)
     compile_type(s, &in->types.items[i], &p->types[i]);
-  p->n_types = (uint32_t)in->types.len;
+  /* Types the pool's requirements rule out never matter. */
+  uint32_t k = 0;
+  for (size_t i = 0; i < in->types.len; i++)
+    if (nw__sreqs_intersects(&s->st, &p->types[i].reqs, &p->reqs, NULL) &&
+        type_offerable(s, &p->types[i], &p->reqs))
+      p->types[k++] = p->types[i];
+  p->n_types = k;
   qsort(p->types, p->n_types, sizeof(*p->types), cmp_type);
   p->node_limit = -1;
   for (size_t i = 0; i < in->pool->limits.len; i++) {
@@ -952,12 +964,15 @@ typedef struct slot {
   const nw__host_port *const *ports;
   /* claims */
   spool *pool;
-  uint32_t *types;             /* indexes into pool->types */
-  uint32_t n_types;
-  rvec maxfree;                /* elementwise max of alloc - overhead */
+  uint32_t *types;             /* indexes into pool->types; the first
+                                * n_eff are within the efficiency floor */
+  uint32_t n_types, n_eff;
+  rvec maxfree;                /* elementwise max of alloc - overhead over
+                                * the types within the efficiency floor */
   uint32_t *pods;
   uint32_t n_pods, cap_pods;
   int closed;
+  double e_floor;              /* efficiency the claim must keep */
 } slot;
 
 typedef struct gstate {
@@ -988,8 +1003,11 @@ typedef struct solve {
   size_t n_cls;
   rvec min_req;
   uint32_t *scratch;           /* instance-type filter output */
+  uint32_t *scratch2;
   nw__bump tmp;                /* reset before every try */
   struct opt *optbuf;          /* per-claim options while building results */
+  double **eff;                /* per pool and type: cost efficiency, 0..1 */
+  double weights[2];           /* cpu and memory prices of the first pool */
   /* error collection (final pass only) */
   char *msg;
   size_t msg_len, msg_cap;
@@ -1536,7 +1554,10 @@ static uint32_t distinct_values(solve *v, const spool *pl,
 
 static void update_maxfree(solve *v, slot *c) {
   memset(&c->maxfree, 0, sizeof(c->maxfree));
+  size_t pidx = (size_t)(c->pool - v->s->pools);
   for (uint32_t i = 0; i < c->n_types; i++) {
+    if (v->eff && v->eff[pidx][c->types[i]] < c->e_floor)
+      continue;
     const stype *t = &c->pool->types[c->types[i]];
     const rvec *d = &c->pool->ds[c->types[i]];
     for (uint32_t r = 0; r < v->s->nres; r++) {
@@ -1606,19 +1627,56 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
   }
   if (res_fail)
     return R_RES;
-  /* Filter instance types into the scratch list. */
+  /* Which keys narrowed: the types only need checking on those. */
+  const nw__sreq *ck[16];
+  uint32_t nck = 0;
+  int offer_check = fresh;
+  if (changed && !fresh) {
+    for (uint32_t i = 0; i < merged.n; i++) {
+      const nw__sreq *old = nw__sreqs_get(&c->reqs, merged.r[i].key);
+      if (old && old->vals == merged.r[i].vals && old->n == merged.r[i].n &&
+          old->complement == merged.r[i].complement &&
+          old->has_gt == merged.r[i].has_gt && old->has_lt == merged.r[i].has_lt)
+        continue;
+      if (nck == 16) {
+        fresh = 1; /* Too many to track: check everything. */
+        break;
+      }
+      ck[nck++] = &merged.r[i];
+      if (merged.r[i].key == s->k_zone || merged.r[i].key == s->k_ct)
+        offer_check = 1;
+    }
+  }
+  /* Filter instance types into the scratch list: the efficient part
+   * first, so a claim that has outgrown its efficient types says so
+   * without looking at the rest. */
   uint32_t *keep = v->scratch;
-  uint32_t k = 0;
+  uint32_t k = 0, k_eff = 0;
+  size_t pidx = (size_t)(c->pool - s->pools);
+  uint32_t n_first = fresh ? c->n_types : c->n_eff;
   for (uint32_t i = 0; i < c->n_types; i++) {
+    if (i == n_first) {
+      k_eff = k;
+      if (k == 0 && !fresh) {
+        msgf(v, "no instance type satisfied resources ");
+        fmt_resources(v, &total);
+        return R_RES;
+      }
+    }
     uint32_t ti = c->types[i];
     const stype *ty = &c->pool->types[ti];
     rvec need = total;
     rvec_add(&need, &c->pool->ds[ti], s->nres);
     if (!rvec_fits(&need, &ty->alloc, s->nres))
       continue;
-    if ((changed || fresh) &&
-        (!nw__sreqs_intersects(&s->st, &ty->reqs, &merged, NULL) ||
-         !type_offerable(s, ty, &merged)))
+    if (fresh && !nw__sreqs_intersects(&s->st, &ty->reqs, &merged, NULL))
+      continue;
+    int ok = 1;
+    for (uint32_t j = 0; j < nck && ok && !fresh; j++) {
+      const nw__sreq *tr = nw__sreqs_get(&ty->reqs, ck[j]->key);
+      ok = !tr || nw__sreq_compatible(&s->st, tr, ck[j]);
+    }
+    if (!ok || ((fresh || offer_check) && !type_offerable(s, ty, &merged)))
       continue;
     keep[k++] = ti;
   }
@@ -1634,6 +1692,18 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
     }
     return changed ? R_OTHER : R_RES;
   }
+  if (n_first == c->n_types)
+    k_eff = k;
+  /* Keep the claim as cost-efficient as it started (see compute_eff). */
+  double be = 0;
+  for (uint32_t i = 0; i < (fresh ? k : k_eff); i++)
+    if (v->eff[pidx][keep[i]] > be)
+      be = v->eff[pidx][keep[i]];
+  if (!fresh && be < c->e_floor) {
+    msgf(v, "no instance type satisfied resources ");
+    fmt_resources(v, &total);
+    return R_RES;
+  }
   for (uint32_t i = 0; i < merged.n; i++) {
     const nw__sreq *r = &merged.r[i];
     if (r->min_values > 0 &&
@@ -1645,12 +1715,43 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
   }
   if (changed)
     c->reqs = nw__sreqs_copy(v->a, &merged);
+  if (fresh) {
+    c->e_floor = be * EFF_SLACK;
+    /* Partition: efficient types first, each part in price order. */
+    uint32_t *t2 = v->scratch2;
+    uint32_t a = 0;
+    for (uint32_t i = 0; i < k; i++)
+      if (v->eff[pidx][keep[i]] >= c->e_floor)
+        t2[a++] = keep[i];
+    k_eff = a;
+    for (uint32_t i = 0; i < k; i++)
+      if (v->eff[pidx][keep[i]] < c->e_floor)
+        t2[a++] = keep[i];
+    memcpy(keep, t2, k * sizeof(*keep));
+  } else {
+    /* Types of the efficient part that fell below the floor move out. */
+    uint32_t a = 0;
+    for (uint32_t i = 0; i < k_eff; i++)
+      if (v->eff[pidx][keep[i]] >= c->e_floor)
+        keep[a++] = keep[i];
+    if (a != k_eff) {
+      uint32_t *t2 = v->scratch2;
+      uint32_t b = 0;
+      for (uint32_t i = 0; i < k_eff; i++)
+        if (v->eff[pidx][keep[i]] < c->e_floor)
+          t2[b++] = keep[i];
+      memmove(keep + a + b, keep + k_eff, (k - k_eff) * sizeof(*keep));
+      memcpy(keep + a, t2, b * sizeof(*keep));
+      k_eff = a;
+    }
+  }
   if (k != c->n_types || fresh) {
     /* The list only shrinks: compact it in place. */
     memcpy(c->types, keep, k * sizeof(*keep));
     c->n_types = k;
     update_maxfree(v, c);
   }
+  c->n_eff = k_eff;
   c->used = total;
   add_ports(v, c, p);
   if (c->n_pods == c->cap_pods) {
@@ -1836,8 +1937,15 @@ static void classify(solve *v, spod *sp) {
 
 /* ---- the solve ------------------------------------------------------------- */
 
-static int cmp_spod(const void *a, const void *b) {
+/* Largest first by value at the solve's resource prices (cpu and memory
+ * weighted as the cheapest packing values them), then cpu, memory, name. */
+static int cmp_spod(const void *a, const void *b, void *ctx) {
   const spod *x = a, *y = b;
+  const double *w = ctx;
+  double vx = (double)x->req.v[0] * w[0] + (double)x->req.v[1] * w[1];
+  double vy = (double)y->req.v[0] * w[0] + (double)y->req.v[1] * w[1];
+  if (vx != vy)
+    return vx > vy ? -1 : 1;
   if (x->req.v[0] != y->req.v[0])
     return x->req.v[0] > y->req.v[0] ? -1 : 1;
   if (x->req.v[1] != y->req.v[1])
@@ -1944,6 +2052,123 @@ static void init_slots(solve *v, const nw__sched_opts *o) {
     if (pl->node_limit >= 0 && v->rem_nodes[p] < 0)
       v->rem_nodes[p] = 0;
   }
+}
+
+/*
+ * Cost efficiency of every instance type for this solve's demand.  The
+ * pods' total cpu and memory give resource prices y (the dual of the
+ * packing LP, searched along one dimension); a type's efficiency is the
+ * value of its allocatable at those prices over its cheapest price, 1 for
+ * the types an optimal fractional packing would buy.  Claims stop
+ * growing when no type this efficient is left (see try_claim), so nodes
+ * are filled to the size of an efficient type instead of to the largest
+ * type, which costs more per resource.
+ */
+enum { EFF_STEPS = 32 };
+
+static double eff_scale(const spool *pl, double wc, double wm) {
+  double best = -1;
+  for (uint32_t t = 0; t < pl->n_types; t++) {
+    double p = offering_min_price(&pl->types[t]);
+    double v = (double)pl->types[t].alloc.v[0] * wc +
+               (double)pl->types[t].alloc.v[1] * wm;
+    if (p <= 0 || v <= 0)
+      continue;
+    if (best < 0 || p / v < best)
+      best = p / v;
+  }
+  return best;
+}
+
+static void compute_eff(solve *v) {
+  nw__scheduler *s = v->s;
+  double dc = 0, dm = 0;
+  for (size_t i = 0; i < v->n_pods; i++) {
+    dc += (double)v->pods[i].req.v[0];
+    dm += (double)v->pods[i].req.v[1];
+  }
+  v->eff = nw__arena_alloc(v->a, (s->n_pools + 1) * sizeof(*v->eff));
+  for (size_t p = 0; p < s->n_pools; p++) {
+    const spool *pl = &s->pools[p];
+    v->eff[p] = nw__arena_alloc(v->a, (pl->n_types + 1) * sizeof(double));
+    if (dc <= 0 && dm <= 0)
+      continue;
+    double best_a = 0.5, best = -1;
+    for (int round = 0; round < 3; round++) {
+      double lo = round ? best_a - 1.0 / (EFF_STEPS << (3 * (round - 1)))
+                        : 0;
+      double step = round ? 2.0 / (EFF_STEPS << (3 * (round - 1))) / EFF_STEPS
+                          : 1.0 / EFF_STEPS;
+      for (int k = 0; k <= EFF_STEPS; k++) {
+        double a = lo + step * k;
+        if (a < 0 || a > 1)
+          continue;
+        double wc = dc > 0 ? a / dc : 0, wm = dm > 0 ? (1 - a) / dm : 0;
+        double sc = eff_scale(pl, wc, wm);
+        if (sc > best) {
+          best = sc;
+          best_a = a;
+        }
+      }
+    }
+    double wc = dc > 0 ? best_a / dc : 0, wm = dm > 0 ? (1 - best_a) / dm : 0;
+    if (p == 0) {
+      v->weights[0] = wc;
+      v->weights[1] = wm;
+    }
+    for (uint32_t t = 0; t < pl->n_types; t++) {
+      double pr = offering_min_price(&pl->types[t]);
+      double val = (double)pl->types[t].alloc.v[0] * wc +
+                   (double)pl->types[t].alloc.v[1] * wm;
+      v->eff[p][t] = pr > 0 && best > 0 ? val * best / pr : 0;
+    }
+  }
+}
+
+/*
+ * Largest-first packing groups pods of one shape, so the first nodes get
+ * only memory-heavy pods and the last only cpu-heavy ones, each wasting
+ * the other resource.  Interleaving the two kinds (still largest first
+ * within each) keeps every node's mix close to the batch's, which is the
+ * mix the efficient types are chosen for.
+ */
+static void interleave(solve *v) {
+  size_t n = v->n_pods, na = 0, nb = 0;
+  /* Shares of the batch's totals: the running mix follows the batch's. */
+  double dc = 0, dm = 0;
+  for (size_t i = 0; i < n; i++) {
+    dc += (double)v->pods[i].req.v[0];
+    dm += (double)v->pods[i].req.v[1];
+  }
+  double w[2] = {dc > 0 ? 1 / dc : 0, dm > 0 ? 1 / dm : 0};
+  spod *tmp = malloc((n + 1) * sizeof(*tmp));
+  size_t *a = malloc((n + 1) * sizeof(*a)), *b = malloc((n + 1) * sizeof(*b));
+  if (!tmp || !a || !b)
+    abort();
+  for (size_t i = 0; i < n; i++) {
+    double c = (double)v->pods[i].req.v[0] * w[0];
+    double m = (double)v->pods[i].req.v[1] * w[1];
+    if (c >= m)
+      a[na++] = i;
+    else
+      b[nb++] = i;
+  }
+  size_t ia = 0, ib = 0;
+  double balance = 0;
+  for (size_t k = 0; k < n; k++) {
+    size_t i;
+    if (ib >= nb || (ia < na && balance <= 0))
+      i = a[ia++];
+    else
+      i = b[ib++];
+    balance += (double)v->pods[i].req.v[0] * w[0] -
+               (double)v->pods[i].req.v[1] * w[1];
+    tmp[k] = v->pods[i];
+  }
+  memcpy(v->pods, tmp, n * sizeof(*tmp));
+  free(tmp);
+  free(a);
+  free(b);
 }
 
 static void run_queue(solve *v) {
@@ -2134,6 +2359,7 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
       max_types = s->pools[i].n_types;
   v.scratch = nw__arena_alloc(v.a, max_types * sizeof(*v.scratch));
   v.optbuf = nw__arena_alloc(v.a, max_types * sizeof(*v.optbuf));
+  v.scratch2 = nw__arena_alloc(v.a, max_types * sizeof(*v.scratch2));
   v.tmp = (nw__bump){v.a, malloc(1 << 20), 0, 1 << 20};
   /* Pending pods, then the pods of removed nodes. */
   size_t total = n;
@@ -2174,7 +2400,9 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
   for (size_t i = 0; i < total; i++)
     classify(&v, &v.pods[i]);
   /* The queue sorts; remember which compiled pod is which output. */
-  qsort(v.pods, total, sizeof(*v.pods), cmp_spod);
+  compute_eff(&v);
+  qsort_r(v.pods, total, sizeof(*v.pods), cmp_spod, v.weights);
+  interleave(&v);
   run_queue(&v);
 
   nw__sched_result *res = nw__arena_alloc(arena, sizeof(*res));
@@ -2207,8 +2435,6 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
   free(v.cls_start);
   free(v.cls_min);
   free(v.tmp.buf);
-  if (getenv("NW_SCHED_DEBUG"))
-    fprintf(stderr, "solve scratch %zu bytes, out %zu bytes, groups %zu\n", nw__arena_used(v.a), nw__arena_used(arena), s->n_groups);
   nw__arena_free(v.a);
   return res;
 }
