@@ -351,10 +351,13 @@ static nw_status poll_events(void *state, int64_t wait_ms, size_t max,
     ev[i].detail = "simulated spot interruption warning";
     free(p->event_ids[i]);
   }
-  memmove(p->events, p->events + n, (p->n_events - n) * sizeof(*p->events));
-  memmove(p->event_ids, p->event_ids + n,
-          (p->n_events - n) * sizeof(*p->event_ids));
-  p->n_events -= n;
+  if (n > 0) {
+    memmove(p->events, p->events + n,
+            (p->n_events - n) * sizeof(*p->events));
+    memmove(p->event_ids, p->event_ids + n,
+            (p->n_events - n) * sizeof(*p->event_ids));
+    p->n_events -= n;
+  }
   *out = ev;
   *n_out = n;
   return NW_OK;

@@ -212,7 +212,7 @@ static void nodes_chart(FILE *out, const json_t *samples, double xmax) {
   const char **colors = calloc(nk + 1, sizeof(*colors));
   size_t n_od = 0, n_spot = 0;
   open_chart(out, "nodes", "Nodes by instance type and capacity type");
-  draw_axes(out, &a, "%.0f");
+  draw_axes(out, &a, "%g");
   for (j = 0; j < nk; j++) {
     int is_spot = strstr(names[j], "/spot") != NULL;
     colors[j] = is_spot ? spot[n_spot++ % 6] : od[n_od++ % 6];
@@ -297,7 +297,7 @@ int nw__sim_write_html(FILE *out, const json_t *report) {
   nodes_chart(out, samples, xmax);
   line_chart(out, samples, "cost", "Cost per hour (USD)", "cost_per_hour",
              "$%.2f", "#2ca02c", xmax);
-  line_chart(out, samples, "pending", "Pending pods", "pending", "%.0f",
+  line_chart(out, samples, "pending", "Pending pods", "pending", "%g",
              "#d62728", xmax);
   fprintf(out, "<h2>Decisions</h2>\n<table><tr><th>time</th><th>object</th>"
                "<th>reason</th><th>what</th></tr>\n");

@@ -336,7 +336,7 @@ static int parse_workload(ctx *c, const nw__ynode *n, size_t i,
       "name", "namespace", "replicas", "schedule", "hpa", "requests",
       "labels", "annotations", "nodeSelector", "tolerations", "affinity",
       "topologySpreadConstraints", "priorityClassName", "pdb", "podStartup",
-      NULL};
+      "interpolation", NULL};
   char where[64];
   snprintf(where, sizeof(where), "workloads[%zu]", i);
   if (want(c, n, NW__Y_MAP, where) != 0 || only_keys(c, n, where, keys) != 0)
@@ -376,6 +376,15 @@ static int parse_workload(ctx *c, const nw__ynode *n, size_t i,
     return -1;
   if (hpa && parse_hpa(c, hpa, w) != 0)
     return -1;
+  if ((f = nw__ymap_get(n, "interpolation"))) {
+    if (!sched)
+      return bad(c, f, "interpolation applies to a schedule (the HPA's load "
+                       "has its own)");
+    if (f->kind != NW__Y_SCALAR || (strcmp(f->value, "step") != 0 &&
+                                    strcmp(f->value, "linear") != 0))
+      return bad(c, f, "interpolation must be step or linear");
+    w->schedule.linear = strcmp(f->value, "linear") == 0;
+  }
   if ((f = nw__ymap_get(n, "pdb")) && parse_pdb(c, f, w) != 0)
     return -1;
   return 0;

@@ -49,6 +49,7 @@ struct snode {
   int ready;
   int usable;              /* ready, schedulable, not deleting */
   int ds_done;
+  int startup_done;        /* startup taints checked after registration */
   spod **pods;
   size_t n_pods, cap_pods;
   size_t hist;             /* index into w->history */
@@ -158,6 +159,8 @@ static void ignore_done(void *arg, nw_status st, const json_t *r,
 }
 
 static void arm_tick(nw__world *w);
+static void note(nw__world *w, const char *kind, const char *name,
+                 const char *type, const char *reason, const char *text);
 
 /* ---- node bookkeeping ------------------------------------------------ */
 
@@ -226,6 +229,12 @@ static void history_open(nw__world *w, snode *n) {
   h->start_ms = now(w);
   h->end_ms = -1;
   n->hist = w->n_history++;
+  if (h->nodepool) {
+    char text[400];
+    snprintf(text, sizeof(text), "%s %s in %s at $%.4f/h joined NodePool %s",
+             h->type, h->capacity_type, h->zone, h->price, h->nodepool);
+    note(w, "Node", n->name, "Normal", "NodeJoined", text);
+  }
   size_t live = 0;
   for (size_t i = 0; i < w->n_history; i++)
     live += w->history[i].end_ms < 0;
@@ -273,7 +282,15 @@ static void node_removed(nw__world *w, const char *name) {
     GROW(w->orphans, w->n_orphans, w->cap_orphans);
     w->orphans[w->n_orphans++] = p;
   }
-  w->history[n->hist].end_ms = now(w);
+  node_life *h = &w->history[n->hist];
+  h->end_ms = now(w);
+  if (h->nodepool) {
+    char text[400];
+    snprintf(text, sizeof(text), "%s %s left after %.0f min ($%.4f/h)",
+             h->type, h->capacity_type,
+             (double)(h->end_ms - h->start_ms) / 60000.0, h->price);
+    note(w, "Node", n->name, "Normal", "NodeLeft", text);
+  }
   free(n->pods);
   nw__arena_free(n->arena);
   free(n->name);
@@ -1094,9 +1111,11 @@ static void startup_taints(void *arg) {
   nw__world *w = arg;
   for (size_t i = 0; i < w->n_nodes; i++) {
     snode *n = w->nodes[i];
-    if (!n->dec->provider_id || !*n->dec->provider_id ||
+    /* Each node once, after the lifecycle controller registered it. */
+    if (n->startup_done || !n->dec->provider_id || !*n->dec->provider_id ||
         !node_label(n, "karpenter.sh/registered"))
       continue;
+    n->startup_done = 1;
     json_t *claim = nw__store_by_provider_id(w->env->store, NW__K_NODECLAIM,
                                              n->dec->provider_id);
     const json_t *st =
@@ -1406,7 +1425,8 @@ json_t *nw__world_report(nw__world *w, int64_t end_ms) {
   /* Pods still waiting count with the time they have waited so far. */
   size_t n = w->n_pending_s;
   double *v = malloc((n + w->pods_created + 1) * sizeof(*v));
-  memcpy(v, w->pending_s, n * sizeof(*v));
+  if (n > 0)
+    memcpy(v, w->pending_s, n * sizeof(*v));
   for (size_t i = 0; i < w->sc->n_workloads; i++)
     for (size_t k = 0; k < w->wls[i].n_pods; k++)
       if (!w->wls[i].pods[k]->node)
