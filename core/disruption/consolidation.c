@@ -485,12 +485,17 @@ nw_status nw__consolidation_simulate(void *ctx, const size_t *idx, size_t n,
                           arena, &err);
   if (r == NULL)
     return NW_ERR;
-  /* Every pod of the removed nodes must land on an initialized node or a
-   * new claim -- pods of leaving nodes may also land on claims in flight,
-   * which were launched for them; pending pods may stay pending. */
+  /* Every reschedulable pod of the removed nodes must land on an
+   * initialized node or a new claim -- pods of leaving nodes may also land
+   * on claims in flight, which were launched for them; pending pods may
+   * stay pending. */
   out->all_scheduled = 1;
   for (size_t k = st->n_pending; k < r->n_placements; k++) {
     const nw__sched_placement *pl = &r->placements[k];
+    /* DaemonSet, static and finished pods go with their node; only the
+     * reschedulable ones need a place (Karpenter's reschedulablePods). */
+    if (!reschedulable(pl->pod))
+      continue;
     if (pl->kind == NW__PLACE_NONE)
       out->all_scheduled = 0;
     else if (pl->kind == NW__PLACE_NODE &&

@@ -223,16 +223,25 @@ const char *nw__drift_reason(nw__drift_kind k) {
   return NULL;
 }
 
-/* Labels every node gets from Karpenter or the kubelet: a requirement on
- * one the node lacks is not drift. */
+/* Labels every node gets from Karpenter, the kubelet or its provider: a
+ * requirement on one the node lacks is not drift.  Providers register
+ * their own labels as well known in Karpenter (the AWS provider all of
+ * karpenter.k8s.aws/, Azure's karpenter.azure.com/), so their domains
+ * count whole. */
 static int well_known(const char *key) {
   static const char *const keys[] = {
       "topology.kubernetes.io/zone", "topology.kubernetes.io/region",
       "node.kubernetes.io/instance-type", "kubernetes.io/arch",
       "kubernetes.io/os", "karpenter.sh/capacity-type",
       "karpenter.sh/nodepool", "node.kubernetes.io/windows-build"};
+  static const char *const domains[] = {"karpenter.k8s.aws/",
+                                        "karpenter.azure.com/"};
   for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
     if (strcmp(keys[i], key) == 0)
+      return 1;
+  }
+  for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]); i++) {
+    if (strncmp(domains[i], key, strlen(domains[i])) == 0)
       return 1;
   }
   return 0;

@@ -267,7 +267,27 @@ static void test_leaving_nodes_are_no_room(void) {
   teardown_cluster(&c);
 }
 
+/* DaemonSet pods stay with their node: they neither block a move nor
+ * need a place (every real node has some). */
+static void test_daemonset_pods_stay(void) {
+#define DS ",\"ownerReferences\":[{\"kind\":\"DaemonSet\",\"name\":\"proxy\",\"controller\":true}]"
+  const tnode nodes[] = {{"spare", "c8", 2, {DS, ""}, 0, 0},
+                         {"other", "c8", 3, {DS, "", ""}, 0, 0}};
+#undef DS
+  cluster c;
+  nw__candidate_set cs;
+  nw_command *cmd = NULL;
+  build(&c, "[{\"nodes\":\"100%\"}]", nodes, 2, NULL);
+  CU_ASSERT_EQUAL_FATAL(decide(&c, g_default, NW_METHOD_SINGLE_NODE, &cs, &cmd, NULL), 1);
+  CU_ASSERT_EQUAL(cmd[0].kind, NW_COMMAND_DELETE);
+  CU_ASSERT_STRING_EQUAL(cs.items[cmd[0].candidates[0]].node_name, "spare");
+  /* Only the reschedulable pod counts. */
+  CU_ASSERT_EQUAL(cs.items[cmd[0].candidates[0]].n_pods, 1);
+  teardown_cluster(&c);
+}
+
 NW_TEST_CASES({"empty_nodes_within_budget", test_empty_nodes_within_budget},
+              {"daemonset_pods_stay", test_daemonset_pods_stay},
               {"leaving_nodes_are_no_room", test_leaving_nodes_are_no_room},
               {"candidate_prices", test_candidate_prices},
               {"blocked_candidates", test_blocked_candidates},

@@ -241,6 +241,19 @@ static void test_drift(void) {
   CU_ASSERT_EQUAL(nw__claim_drift(current, np, hash, &arm), NW__DRIFT_REQUIREMENTS);
   /* Well-known labels the node lacks are not drift. */
   CU_ASSERT_EQUAL(nw__claim_drift(current, np, hash, &bare), NW__DRIFT_NONE);
+  /* Nor are labels of a provider's registered domain. */
+  json_t *np3_json = parse(
+      "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"template\":{\"spec\":{"
+      "\"nodeClassRef\":{\"group\":\"g\",\"kind\":\"K\",\"name\":\"n\"},"
+      "\"requirements\":[{\"key\":\"karpenter.k8s.aws/instance-category\",\"operator\":\"In\","
+      "\"values\":[\"c\",\"m\"]}]}}}}");
+  nw__nodepool *np3 = nw__nodepool_decode(np3_json, a, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(np3);
+  CU_ASSERT_EQUAL(nw__claim_drift(current, np3, NULL, &ok), NW__DRIFT_NONE);
+  nw_kv r_kv[] = {{"karpenter.k8s.aws/instance-category", "r"}};
+  nw_labels r_labels = {1, r_kv};
+  CU_ASSERT_EQUAL(nw__claim_drift(current, np3, NULL, &r_labels), NW__DRIFT_REQUIREMENTS);
+  json_decref(np3_json);
 
   /* A requirement on a custom label the node lacks is. */
   json_t *np2_json = parse(
