@@ -975,6 +975,11 @@ typedef struct slot {
   double e_floor;              /* efficiency the claim must keep */
 } slot;
 
+typedef struct clist {
+  uint32_t *ids;
+  uint32_t n, cap, synced;
+} clist;
+
 typedef struct gstate {
   int init;
   cmap match, owner;
@@ -998,7 +1003,7 @@ typedef struct solve {
   size_t n_pods;
   rvec *rem;                   /* per pool remaining limits */
   int64_t *rem_nodes;
-  uint32_t *cls_start;
+  struct clist *cls_list;      /* per class: claims still worth trying */
   rvec *cls_min;               /* smallest request seen per class */
   size_t n_cls;
   rvec min_req;
@@ -1835,32 +1840,49 @@ static int place(solve *v, spod *sp) {
       sp->where = i;
       return 1;
     }
-  uint32_t *start = &v->cls_start[sp->cls];
-  int prefix = 1;
+  /* Claims this kind of pod can never use again are dropped from the
+   * class's list (claims only fill up and narrow), so pods of one shape do
+   * not rescan them. */
+  clist *L = &v->cls_list[sp->cls];
+  if (L->synced < v->n_claims) {
+    size_t need = L->n + (v->n_claims - L->synced);
+    if (need > L->cap) {
+      L->cap = need * 2;
+      L->ids = realloc(L->ids, L->cap * sizeof(*L->ids));
+      if (!L->ids)
+        abort();
+    }
+    for (size_t j = L->synced; j < v->n_claims; j++)
+      L->ids[L->n++] = (uint32_t)j;
+    L->synced = (uint32_t)v->n_claims;
+  }
   char *saved = v->msg;
   v->msg = NULL; /* Failures on planned claims are not reported. */
-  for (size_t i = *start; i < v->n_claims; i++) {
+  uint32_t w = 0;
+  for (uint32_t r = 0; r < L->n; r++) {
+    uint32_t i = L->ids[r];
     slot *c = v->claims[i];
-    int r = c->closed ? R_MONO : try_claim(v, sp, c, 0, prefix);
+    int res = c->closed ? R_MONO : try_claim(v, sp, c, 0, 1);
     /* A claim that cannot hold even the smallest pod of the class is done
-     * for the class: claims only fill up. */
-    if (r == R_RES && prefix) {
+     * for the class. */
+    if (res == R_RES) {
       rvec t = c->used;
       rvec_add(&t, &v->cls_min[sp->cls], v->s->nres);
       if (!rvec_fits(&t, &c->maxfree, v->s->nres))
-        r = R_MONO;
+        res = R_MONO;
     }
-    if (r == R_OK) {
+    if (res == R_OK) {
+      memmove(L->ids + w, L->ids + r, (L->n - r) * sizeof(*L->ids));
+      L->n = w + (L->n - r);
       v->msg = saved;
       sp->kind = NW__PLACE_CLAIM;
       sp->where = i;
       return 1;
     }
-    if (prefix && r == R_MONO)
-      *start = (uint32_t)(i + 1);
-    else
-      prefix = 0;
+    if (res != R_MONO)
+      L->ids[w++] = i;
   }
+  L->n = w;
   v->msg = saved;
   if (v->no_new || (v->max_new && v->n_claims >= v->max_new)) {
     msgf(v, "no capacity left on existing nodes");
@@ -1919,11 +1941,11 @@ static void classify(solve *v, spod *sp) {
   uint32_t id = nw__strtab_intern(&v->s->sigs, buf);
   if (id >= v->n_cls) {
     size_t n = (id + 1) * 2;
-    v->cls_start = realloc(v->cls_start, n * sizeof(*v->cls_start));
+    v->cls_list = realloc(v->cls_list, n * sizeof(*v->cls_list));
     v->cls_min = realloc(v->cls_min, n * sizeof(*v->cls_min));
-    if (!v->cls_start || !v->cls_min)
+    if (!v->cls_list || !v->cls_min)
       abort();
-    memset(v->cls_start + v->n_cls, 0, (n - v->n_cls) * sizeof(*v->cls_start));
+    memset(v->cls_list + v->n_cls, 0, (n - v->n_cls) * sizeof(*v->cls_list));
     for (size_t i = v->n_cls; i < n; i++)
       for (uint32_t r = 0; r < NRES; r++)
         v->cls_min[i].v[r] = INT64_MAX / 4;
@@ -2432,7 +2454,9 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
   res->claims = claims;
   res->n_claims = v.n_claims;
   free(v.claims);
-  free(v.cls_start);
+  for (size_t i = 0; i < v.n_cls; i++)
+    free(v.cls_list[i].ids);
+  free(v.cls_list);
   free(v.cls_min);
   free(v.tmp.buf);
   nw__arena_free(v.a);
