@@ -1,0 +1,158 @@
+/*
+ * The simulated world with the engine on a synthetic catalog: schedules,
+ * DaemonSets, spot interruptions and node failures.
+ */
+#include "nwtest.h"
+
+#include <string.h>
+
+#include "sim/scenario.h"
+#include "sim/sim.h"
+
+static const char *const base =
+    "name: world\n"
+    "seed: 3\n"
+    "duration: %s\n"
+    "sampleInterval: 30s\n"
+    "catalog: {type: synthetic, types: 8}\n"
+    "nodeClasses:\n"
+    "  - {apiVersion: karpenter.k8s.aws/v1, kind: EC2NodeClass, metadata: "
+    "{name: c}}\n"
+    "nodePools:\n"
+    "  - apiVersion: karpenter.sh/v1\n"
+    "    kind: NodePool\n"
+    "    metadata: {name: p}\n"
+    "    spec:\n"
+    "      template:\n"
+    "        spec:\n"
+    "          nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, "
+    "name: c}\n"
+    "          requirements:\n"
+    "            - {key: karpenter.sh/capacity-type, operator: In, values: "
+    "[%s]}\n"
+    "      disruption: {consolidationPolicy: WhenEmpty, consolidateAfter: "
+    "30s}\n"
+    "daemonSets:\n"
+    "  - {name: agent, requests: {cpu: 50m, memory: 32Mi}}\n"
+    "%s";
+
+static json_t *run(const char *duration, const char *ct, const char *rest) {
+  char text[8192], err[2048] = "";
+  snprintf(text, sizeof(text), base, duration, ct, rest);
+  nw__scenario *sc = nw__scenario_parse("w.yaml", text, strlen(text), err,
+                                        sizeof(err));
+  if (!sc) {
+    fprintf(stderr, "%s\n", err);
+    return NULL;
+  }
+  nw__sim_opts o = {NW_TEST_PLUGIN_DIR, 0};
+  json_t *r = nw__sim_run(sc, &o, err, sizeof(err));
+  if (!r)
+    fprintf(stderr, "%s\n", err);
+  nw__scenario_free(sc);
+  return r;
+}
+
+static const json_t *sample_at(const json_t *r, double t) {
+  size_t i;
+  const json_t *s;
+  json_array_foreach(json_object_get(r, "samples"), i, s) {
+    if (json_number_value(json_object_get(s, "t")) >= t)
+      return s;
+  }
+  return NULL;
+}
+
+static json_int_t wl(const json_t *s, const char *name, const char *k) {
+  return json_integer_value(json_object_get(
+      json_object_get(json_object_get(s, "workloads"), name), k));
+}
+
+static size_t count_reason(const json_t *r, const char *reason) {
+  size_t i, n = 0;
+  const json_t *d;
+  json_array_foreach(json_object_get(r, "decisions"), i, d) {
+    n += strcmp(json_string_value(json_object_get(d, "reason")), reason) == 0;
+  }
+  return n;
+}
+
+static void test_schedule_drives_replicas(void) {
+  json_t *r = run("20m", "on-demand",
+                  "workloads:\n"
+                  "  - name: batch\n"
+                  "    requests: {cpu: '1', memory: 1Gi}\n"
+                  "    schedule: [{at: 0s, replicas: 2}, {at: 5m, replicas: "
+                  "6}, {at: 12m, replicas: 0}]\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  CU_ASSERT_EQUAL(wl(sample_at(r, 4 * 60), "batch", "replicas"), 2);
+  CU_ASSERT_EQUAL(wl(sample_at(r, 4 * 60), "batch", "ready"), 2);
+  CU_ASSERT_EQUAL(wl(sample_at(r, 10 * 60), "batch", "replicas"), 6);
+  CU_ASSERT_EQUAL(wl(sample_at(r, 10 * 60), "batch", "ready"), 6);
+  CU_ASSERT_EQUAL(wl(sample_at(r, 13 * 60), "batch", "replicas"), 0);
+  /* Nodes came for the pods; the engine's events say so. */
+  CU_ASSERT_TRUE(count_reason(r, "Launched") >= 1);
+  CU_ASSERT_EQUAL(count_reason(r, "Launched"), count_reason(r, "NodeJoined"));
+  /* Empty nodes go (WhenEmpty) once the schedule drops to zero. */
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(
+                      json_object_get(r, "summary"), "final_nodes")), 0);
+  json_decref(r);
+}
+
+static void test_spot_interruption_is_replaced(void) {
+  json_t *r = run("15m", "spot",
+                  "workloads:\n"
+                  "  - {name: web, replicas: 3, requests: {cpu: 500m, "
+                  "memory: 512Mi}}\n"
+                  "events:\n"
+                  "  - {at: 5m, type: spotInterruption, selector: "
+                  "{karpenter.sh/capacity-type: spot}}\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  CU_ASSERT_EQUAL(count_reason(r, "SimulatedSpotInterruption"), 1);
+  /* A node left and another joined after the warning; the pods run
+   * again before the run ends. */
+  CU_ASSERT_TRUE(count_reason(r, "NodeLeft") >= 1);
+  CU_ASSERT_TRUE(count_reason(r, "NodeJoined") >= 2);
+  const json_t *end = sample_at(r, 15 * 60);
+  CU_ASSERT_EQUAL(wl(end, "web", "ready"), 3);
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(end, "pending")), 0);
+  json_decref(r);
+}
+
+static void test_node_failure_pods_move(void) {
+  json_t *r = run("20m", "on-demand",
+                  "workloads:\n"
+                  "  - {name: web, replicas: 2, requests: {cpu: 500m, "
+                  "memory: 512Mi}}\n"
+                  "events:\n"
+                  "  - {at: 3m, type: nodeFailure, selector: "
+                  "{karpenter.sh/nodepool: p}}\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  CU_ASSERT_EQUAL(count_reason(r, "SimulatedNodeFailure"), 1);
+  /* The taint manager deletes the pods 300 s after the failure; they come
+   * back on a new node. */
+  const json_t *end = sample_at(r, 20 * 60);
+  CU_ASSERT_EQUAL(wl(end, "web", "ready"), 2);
+  CU_ASSERT_TRUE(count_reason(r, "NodeJoined") >= 2);
+  json_decref(r);
+}
+
+static void test_unmatched_event_is_reported(void) {
+  json_t *r = run("5m", "on-demand",
+                  "workloads:\n"
+                  "  - {name: web, replicas: 1, requests: {cpu: 100m}}\n"
+                  "events:\n"
+                  "  - {at: 1m, type: nodeFailure, node: no-such-node}\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  CU_ASSERT_EQUAL(count_reason(r, "EventUnmatched"), 1);
+  json_decref(r);
+}
+
+NW_TEST_CASES({"a schedule drives replicas and nodes",
+               test_schedule_drives_replicas},
+              {"a spot interruption is replaced",
+               test_spot_interruption_is_replaced},
+              {"pods leave a failed node", test_node_failure_pods_move},
+              {"an event that matches no node is reported",
+               test_unmatched_event_is_reported});
+NW_TEST_MAIN("sim world", NULL, NULL);
