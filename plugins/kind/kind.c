@@ -468,6 +468,18 @@ static nw_status remove_container(nw__kind *k, const char *name, nw_arena *a,
                       nw__kind_docker_message(k->host, a, &r));
 }
 
+static nw_status start_container(nw__kind *k, const char *name, nw_arena *a,
+                                 nw_error *err) {
+  char path[400];
+  nw_http_response r;
+  snprintf(path, sizeof(path), "/containers/%s/start", name);
+  nw_status st = nw__kind_docker(k, "POST", path, NULL, a, &r, err);
+  if (st == NW_OK && r.status != 204 && r.status != 304)
+    st = nw__kind_err(err, NW_ERR, "docker: start %s: HTTP %ld: %s", name,
+                      r.status, nw__kind_docker_message(k->host, a, &r));
+  return st;
+}
+
 /* Creates and starts the container; on a name conflict (a concurrent
  * create for the same claim) the existing container is the answer. */
 static nw_status launch(nw__kind *k, const nw__kind_class *cls,
@@ -497,11 +509,7 @@ static nw_status launch(nw__kind *k, const nw__kind_class *cls,
   if (r.status != 201)
     return nw__kind_err(err, r.status >= 500 ? NW_ERR_RETRYABLE : NW_ERR,
                         "docker: create %s: HTTP %ld: %s", name, r.status, msg);
-  snprintf(path, sizeof(path), "/containers/%s/start", name);
-  st = nw__kind_docker(k, "POST", path, NULL, a, &r, err);
-  if (st == NW_OK && r.status != 204 && r.status != 304)
-    st = nw__kind_err(err, NW_ERR, "docker: start %s: HTTP %ld: %s", name,
-                      r.status, nw__kind_docker_message(k->host, a, &r));
+  st = start_container(k, name, a, err);
   if (st != NW_OK) {
     /* A container that never ran is no node; the retry starts afresh. */
     nw_error ignored = {0};
@@ -667,6 +675,13 @@ static nw_status kind_create(void *state, const nw_node_claim *claim,
   }
   if (st == NW_OK)
     st = inspect(k, name, arena, out, NULL, err);
+  /* A create interrupted between create and start (a daemon killed
+   * mid-launch) left a container that never ran: start it now. */
+  if (st == NW_OK && out->state == NW_INSTANCE_PENDING) {
+    st = start_container(k, name, arena, err);
+    if (st == NW_OK)
+      st = inspect(k, name, arena, out, NULL, err);
+  }
   if (st == NW_OK && out->claim_name && strcmp(out->claim_name, claim->name) != 0)
     st = nw__kind_err(err, NW_ERR, "kind: container %s belongs to claim %s, not %s",
                       name, out->claim_name, claim->name);

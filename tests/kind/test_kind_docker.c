@@ -362,6 +362,32 @@ static void test_stop_event(void) {
   nw__arena_free(a);
 }
 
+/* A daemon killed between container create and start: the next create
+ * for the claim starts the container it finds. */
+static void test_resume_created(void) {
+  nw_arena *a = nw__arena_new();
+  nw_node_instance inst;
+  nw_error err = {0};
+  char name_c[160];
+  snprintf(name_c, sizeof(name_c), "%s-claim-c", cluster);
+  CU_ASSERT_EQUAL_FATAL(kt_docker(NULL, "create --name %s --network none "
+      "--label io.x-k8s.kind.cluster=%s --label io.x-k8s.kind.role=worker "
+      "--label nodewright.dev/nodeclaim=claim-c --label nodewright.dev/nodepool=default "
+      "--label nodewright.dev/instance-type=m-1 --label nodewright.dev/zone=z-a "
+      "--label nodewright.dev/capacity-type=spot --label nodewright.dev/runtime=virtual "
+      "%s", name_c, cluster, KT_IMAGE), 0);
+  nw_node_claim c = make_claim("claim-c", class_json(KT_IMAGE), reqs_a, 3);
+  CU_ASSERT_EQUAL_FATAL(kp.vt->create(kp.state, &c, a, &inst, &err), NW_OK);
+  CU_ASSERT_EQUAL(inst.state, NW_INSTANCE_RUNNING);
+  CU_ASSERT_STRING_EQUAL(inst.zone, "z-a");
+  json_t *ci = kt_inspect(name_c);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(ci);
+  CU_ASSERT_TRUE(json_is_true(json_object_get(json_object_get(ci, "State"), "Running")));
+  json_decref(ci);
+  CU_ASSERT_EQUAL(kp.vt->delete_instance(kp.state, inst.provider_id, &err), NW_OK);
+  nw__arena_free(a);
+}
+
 static void test_insufficient_capacity(void) {
   static const char *huge[] = {"c-1024"};
   nw_requirement r[] = {{"node.kubernetes.io/instance-type", NW_OP_IN, 1, huge, 0}};
@@ -454,6 +480,7 @@ NW_TEST_CASES({"instance_types", test_instance_types},
               {"kill_event", test_kill_event},
               {"delete", test_delete},
               {"stop_event", test_stop_event},
+              {"resume_created", test_resume_created},
               {"insufficient_capacity", test_insufficient_capacity},
               {"image_missing", test_image_missing},
               {"bad_class", test_bad_class},
