@@ -837,6 +837,102 @@ static void test_role_instance_profile(void) {
   nw__arena_free(a);
 }
 
+/* The user data of this cluster's Bottlerocket launch template (moto does
+ * not report an instance's template, so it is found by name and content). */
+static char *bottlerocket_user_data(void) {
+  nw_aws_params q = {0};
+  char filter[160];
+  snprintf(filter, sizeof(filter), "nodewright/%s/*", g_cluster);
+  nw_aws_params_add(&q, "Filter.1.Name", "launch-template-name");
+  nw_aws_params_add(&q, "Filter.1.Value.1", filter);
+  xmlDocPtr doc = ec2("DescribeLaunchTemplates", &q);
+  char *out = NULL;
+  xmlNodePtr set = nw_aws_xml_child(xmlDocGetRootElement(doc), "launchTemplates");
+  for (xmlNodePtr it = nw_aws_xml_child(set, "item"); it && !out;
+       it = nw_aws_xml_next(it, "item")) {
+    char *id = nw_aws_xml_text(it, "launchTemplateId");
+    nw_aws_params v = {0};
+    nw_aws_params_add(&v, "LaunchTemplateId", id);
+    free(id);
+    char *b64 = ec2_text("DescribeLaunchTemplateVersions", &v,
+                         "launchTemplateVersionSet/item/launchTemplateData/userData");
+    if (b64) {
+      unsigned char *ud = calloc(1, strlen(b64) + 4);
+      EVP_DecodeBlock(ud, (const unsigned char *)b64, (int)strlen(b64));
+      if (strstr((char *)ud, "[settings.kubernetes]"))
+        out = (char *)ud;
+      else
+        free(ud);
+      free(b64);
+    }
+  }
+  xmlFreeDoc(doc);
+  return out;
+}
+
+/* Bottlerocket through its alias: TOML settings after the user's own. */
+static void test_bottlerocket(void) {
+  char cfg[512];
+  snprintf(cfg, sizeof(cfg),
+           "{\"ssm_parameters\":{\"/aws/service/bottlerocket/aws-k8s-1.31/"
+           "x86_64/latest/image_id\":\"%s\",\"/aws/service/bottlerocket/"
+           "aws-k8s-1.31/arm64/latest/image_id\":\"%s\"}}",
+           g_ami_x86, g_ami_arm);
+  CU_ASSERT_EQUAL_FATAL(proxy("POST", "/__proxy/config", cfg, NULL, 0), 0);
+  char saved[2048];
+  snprintf(saved, sizeof(saved), "%s", g_nodeclass);
+  write_nodeclass("{\"alias\":\"bottlerocket@latest\"}");
+  /* The user's own settings go in first. */
+  char *spec = strstr(g_nodeclass, "\"tags\":{\"team\"");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(spec);
+  char tail[2048];
+  snprintf(tail, sizeof(tail), "%s", spec);
+  snprintf(spec, sizeof(g_nodeclass) - (size_t)(spec - g_nodeclass),
+           "\"userData\":\"[settings.host-containers.admin]\\nenabled = true\\n\",%s",
+           tail);
+  nw_arena *a = nw__arena_new();
+  static const char *const types[] = {"m5.large"};
+  nw_requirement reqs[] = {
+      {"node.kubernetes.io/instance-type", NW_OP_IN, 1, types, 0},
+      {"karpenter.sh/capacity-type", NW_OP_IN, 1, V_ONDEMAND, 0}};
+  char name[128];
+  snprintf(name, sizeof(name), "%s-claim-br", g_cluster);
+  nw_node_claim claim = make_claim(name, reqs, 2);
+  nw_taint taint = {"dedicated", "infra", NW_TAINT_NO_SCHEDULE};
+  claim.taints = (nw_taints){1, &taint};
+  nw_node_instance inst;
+  nw_error err = {0};
+  nw_status st = g_vt->create(g_state, &claim, a, &inst, &err);
+  if (st != NW_OK)
+    fprintf(stderr, "create: %s\n", err.message);
+  CU_ASSERT_EQUAL_FATAL(st, NW_OK);
+  char *ud = bottlerocket_user_data();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(ud);
+  char *user = strstr(ud, "[settings.host-containers.admin]");
+  char *ours = strstr(ud, "[settings.kubernetes]");
+  CU_ASSERT_TRUE(user && ours && user < ours);
+  char want[160];
+  snprintf(want, sizeof(want), "cluster-name = \"%s\"", g_cluster);
+  CU_ASSERT_PTR_NOT_NULL(strstr(ud, want));
+  CU_ASSERT_PTR_NOT_NULL(strstr(ud, "max-pods = 29"));
+  CU_ASSERT_PTR_NOT_NULL(strstr(ud, "\"karpenter.sh/nodepool\" = \"default\""));
+  CU_ASSERT_PTR_NOT_NULL(strstr(ud, "\"dedicated\" = [\"infra:NoSchedule\"]"));
+  free(ud);
+
+  /* A user [settings.kubernetes] table is refused, naming the class. */
+  write_nodeclass("{\"alias\":\"bottlerocket@latest\"}");
+  spec = strstr(g_nodeclass, "\"tags\":{\"team\"");
+  snprintf(tail, sizeof(tail), "%s", spec);
+  snprintf(spec, sizeof(g_nodeclass) - (size_t)(spec - g_nodeclass),
+           "\"userData\":\"[settings.kubernetes]\\nmax-pods = 3\\n\",%s", tail);
+  snprintf(name, sizeof(name), "%s-claim-br2", g_cluster);
+  claim.name = name;
+  CU_ASSERT_EQUAL(g_vt->create(g_state, &claim, a, &inst, &err), NW_ERR_INVALID);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "[settings.kubernetes]"));
+  snprintf(g_nodeclass, sizeof(g_nodeclass), "%s", saved);
+  nw__arena_free(a);
+}
+
 typedef struct create_job {
   pthread_t thread;
   char name[128];
@@ -937,5 +1033,6 @@ NW_TEST_CASES({"catalog", test_catalog},
               {"interruption_events", test_interruption_events},
               {"role_instance_profile", test_role_instance_profile},
               {"batched_creates", test_batched_creates},
+              {"bottlerocket", test_bottlerocket},
               {"terminate", test_terminate});
 NW_TEST_MAIN("aws-moto", setup, teardown);
