@@ -213,8 +213,7 @@ static void run_case(const char *dir, const char *name) {
 static void walk(const char *dir) {
   DIR *d = opendir(dir);
   CU_ASSERT_PTR_NOT_NULL_FATAL(d);
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
+  for (struct dirent *e = readdir(d); e; e = readdir(d)) {
     if (e->d_name[0] == '.')
       continue;
     char path[1024];
