@@ -176,7 +176,9 @@ require (
 )
 
 // k8s.io/kubernetes refers to its staging modules as v0.0.0 with local
-// replaces; point each at the published release of the same minor.
+// replaces; point each at the published release of the same minor
+// (v0.31.14; v0.31.13 for the few whose v0.31.14 the module proxy does not
+// serve: cri-api, endpointslice, kube-controller-manager, kube-scheduler).
 replace (
 	k8s.io/api => k8s.io/api v0.31.14
 	k8s.io/apiextensions-apiserver => k8s.io/apiextensions-apiserver v0.31.14
