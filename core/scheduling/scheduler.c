@@ -2403,6 +2403,8 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
     const nw__pod *p = pl[i].pod;
     if (i >= n && p->owner_kind && strcmp(p->owner_kind, "DaemonSet") == 0)
       v.pods[i].fatal = "daemonset pod";
+    if (i >= n && p->owner_kind && strcmp(p->owner_kind, "Node") == 0)
+      v.pods[i].fatal = "static pod";
   }
   v.n_pods = total;
   collect_active(&v);

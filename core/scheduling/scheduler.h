@@ -22,11 +22,19 @@
  *
  * ## Semantics (Karpenter v1, pkg/controllers/provisioning/scheduling)
  *
- *  - Pods are tried largest first (cpu, then memory, then namespace/name)
- *    on: existing nodes and in-flight claims (input order), then claims
- *    opened earlier in this solve (creation order), then a new claim from
- *    each NodePool by weight (descending, then name) — the first pool that
- *    fits wins.
+ *  - Pods are tried largest first — by value at the batch's resource
+ *    prices, then cpu, memory, namespace/name — with cpu-heavy and
+ *    memory-heavy pods interleaved so that each node's mix follows the
+ *    batch's.  Each pod goes to the first that fits of: existing nodes and
+ *    in-flight claims (input order), claims opened earlier in this solve
+ *    (creation order), a new claim from each NodePool by weight
+ *    (descending, then name).
+ *  - Packing for cost: a claim stops accepting pods when no instance type
+ *    within 5% of the best cost efficiency it started with would still
+ *    fit (efficiency = value of a type's allocatable at the resource prices
+ *    of the LP relaxation of the batch, over its cheapest price).  Karpenter
+ *    fills a claim up to its largest type, which is often dearer per
+ *    resource; the claim's options are still every type that fits.
  *  - Preferences are required until relaxed, one step per failed attempt,
  *    in Karpenter's order: drop the first required node-affinity OR term
  *    (when more remain), the heaviest preferred pod affinity term, the
@@ -41,6 +49,8 @@
  *  - NodePool limits are enforced as claims open: types whose capacity
  *    exceeds what is left are dropped, and each claim consumes the largest
  *    capacity among its options (Karpenter's pessimistic accounting).
+ *  - DaemonSet and mirror (static) pods of removed nodes stay with their
+ *    node: they are reported NONE with error "daemonset pod" / "static pod".
  *  - Same input, same result: no randomness, no hash-order dependence.
  *
  * Thread-safety: one solve at a time per scheduler; different schedulers
