@@ -48,7 +48,9 @@ int nw__disruption_decide(const nw__consolidation_state *st,
  * delete still needs no new node; a consolidation replace still needs
  * exactly one, and each of the old replacement's options is still an
  * option cheaper than the nodes' total price; a drift replace still fits.
- * Returns 1 when valid; 0 when not, with *why (arena-owned) saying why.
+ * `d` points into the first state's objects and arena (node names,
+ * options): both must still be alive.  Returns 1 when valid; 0 when not,
+ * with *why (allocated from `arena`) saying why.
  */
 int nw__disruption_validate(const nw__disruption_decision *d,
                             const nw__consolidation_state *st,
