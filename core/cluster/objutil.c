@@ -134,3 +134,17 @@ int nw__has_taint(const json_t *node, const char *key) {
   }
   return 0;
 }
+
+json_t *nw__guarded(const json_t *obj, json_t *patch) {
+  const char *rv = json_string_value(
+      json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+  if (!rv || !patch)
+    return patch;
+  json_t *md = json_object_get(patch, "metadata");
+  if (!md) {
+    md = json_object();
+    json_object_set_new(patch, "metadata", md);
+  }
+  json_object_set_new(md, "resourceVersion", json_string(rv));
+  return patch;
+}

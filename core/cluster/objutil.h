@@ -26,6 +26,15 @@ int64_t nw__cond_time(const json_t *obj, const char *type);
 json_t *nw__cond_with(const json_t *obj, const char *type, const char *status,
                       const char *reason, const char *message, int64_t now_ms);
 
+/*
+ * Makes `patch` (a merge patch; the reference is taken and returned)
+ * conditional on obj's metadata.resourceVersion, so the API server
+ * refuses it with 409 Conflict when obj changed meanwhile.  Status
+ * condition lists are written whole, so a patch computed from a stale copy
+ * would silently drop a condition another write just added.
+ */
+json_t *nw__guarded(const json_t *obj, json_t *patch);
+
 /* metadata.labels[key] / annotations[key], borrowed; NULL when absent. */
 const char *nw__label(const json_t *obj, const char *key);
 const char *nw__annotation(const json_t *obj, const char *key);

@@ -131,9 +131,9 @@ static void mark_drifted(nw__env *env, const json_t *claim, nw__drift_kind kind,
   const char *drifted = nw__cond_status(claim, "Drifted");
   if (kind == NW__DRIFT_NONE || (drifted && strcmp(drifted, "True") == 0))
     return;
-  json_t *st = json_pack("{s:{s:o}}", "status", "conditions",
+  json_t *st = nw__guarded(claim, json_pack("{s:{s:o}}", "status", "conditions",
                          nw__cond_with(claim, "Drifted", "True", nw__drift_reason(kind),
-                                       "", now));
+                                       "", now)));
   env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), st, 1, ignore_done, NULL);
   json_decref(st);
 }

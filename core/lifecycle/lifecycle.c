@@ -142,7 +142,7 @@ static void launch_done(void *arg) {
     json_t *meta = json_pack("{s:{s:O}}", "metadata", "labels", w->labels);
     env->ops->patch(env, NW__K_NODECLAIM, NULL, w->name, meta, 0, ignore_done, NULL);
     json_decref(meta);
-    json_t *st = json_pack("{s:O}", "status", w->status);
+    json_t *st = nw__guarded(claim, json_pack("{s:O}", "status", w->status));
     env->ops->patch(env, NW__K_NODECLAIM, NULL, w->name, st, 1, ignore_done, NULL);
     json_decref(st);
     nw__metric_add("nodeclaims_launched_total", NULL, 1);
@@ -246,10 +246,10 @@ static void register_node(nw__lifecycle *l, const json_t *claim,
                             "spec", "taints", merged_taints(node, claim));
   env->ops->patch(env, NW__K_NODE, NULL, node_name, patch, 0, ignore_done, NULL);
   json_decref(patch);
-  json_t *st = json_pack("{s:{s:s, s:o}}", "status", "nodeName", node_name,
+  json_t *st = nw__guarded(claim, json_pack("{s:{s:s, s:o}}", "status", "nodeName", node_name,
                          "conditions",
                          nw__cond_with(claim, "Registered", "True", "Registered",
-                                       "", env->ops->now_ms(env)));
+                                       "", env->ops->now_ms(env))));
   env->ops->patch(env, NW__K_NODECLAIM, NULL, claim_name, st, 1, ignore_done, NULL);
   json_decref(st);
   nw__metric_add("nodeclaims_registered_total", NULL, 1);
@@ -284,9 +284,14 @@ static void initialize(nw__lifecycle *l, const json_t *claim, const json_t *node
   env->ops->patch(env, NW__K_NODE, NULL, nw__obj_name(node), patch, 0, ignore_done, NULL);
   json_decref(patch);
   env->ops->event(env, claim, "Normal", "Initialized", "node is ready");
-  json_t *st = json_pack("{s:{s:o}}", "status", "conditions",
-                         nw__cond_with(claim, "Initialized", "True", "Initialized",
-                                       "", env->ops->now_ms(env)));
+  /* Ready is Karpenter's root condition: Launched, Registered and
+   * Initialized all True; kubectl's READY column shows it. */
+  int64_t now = env->ops->now_ms(env);
+  json_t *tmp = json_pack("{s:{s:o}}", "status", "conditions",
+                          nw__cond_with(claim, "Initialized", "True", "Initialized", "", now));
+  json_t *st = nw__guarded(claim, json_pack("{s:{s:o}}", "status", "conditions",
+                         nw__cond_with(tmp, "Ready", "True", "Ready", "", now)));
+  json_decref(tmp);
   env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), st, 1, ignore_done, NULL);
   json_decref(st);
   nw__metric_add("nodeclaims_initialized_total", NULL, 1);

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# nodewright end to end, as a user runs it: Karpenter v1 manifests applied
+# with kubectl, the daemon with the kind provider (virtual runtime: Docker
+# containers sized like the instance types, Nodes faked by kwok), and the
+# gateway scenario in small: 1 -> 20 replicas of 1500m / 3Gi.
+set -uo pipefail
+build=$1
+src=$2
+sock=$4
+export KUBECONFIG=$3
+work=$(mktemp -d /tmp/nw-e2e-XXXXXX)
+passed=0 failed=0
+daemon_pid=""
+cluster=e2e$$
+
+log() { printf '[e2e %s] %s\n' "$(date +%T)" "$*"; }
+ok() { passed=$((passed + 1)); log "ok: $*"; }
+fail() { failed=$((failed + 1)); log "FAILED: $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+
+cleanup() {
+  [[ -n "$daemon_pid" ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  kubectl delete deployment kong --ignore-not-found --wait=false >/dev/null 2>&1
+  kubectl delete nodepool kong --ignore-not-found --wait=false >/dev/null 2>&1
+  kubectl delete nodeclaims --all --wait=false >/dev/null 2>&1
+  for c in $(kubectl get nodeclaims -o name 2>/dev/null); do
+    kubectl patch "$c" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+  done
+  kubectl delete nodes -l karpenter.sh/nodepool=kong --wait=false >/dev/null 2>&1
+  kubectl delete kindnodeclass virtual --ignore-not-found --wait=false >/dev/null 2>&1
+  ids=$(curl -s --unix-socket "$sock" "http://d/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.x-k8s.kind.cluster%3D$cluster%22%5D%7D" | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))' 2>/dev/null)
+  for id in $ids; do curl -s -X DELETE --unix-socket "$sock" "http://d/containers/$id?force=1&v=1" >/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Waits until "$@" succeeds, up to $timeout seconds.
+wait_for() {
+  local timeout=$1; shift
+  local end=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    (( SECONDS >= end )) && return 1
+    sleep 2
+  done
+}
+
+docker_api() { curl -s --unix-socket "$sock" "http://d$1"; }
+
+log "CRDs"
+kubectl apply -f "$src/configs/crds/" >/dev/null || { fail "CRDs apply"; exit 1; }
+kubectl wait --for condition=established --timeout=60s crd/nodepools.karpenter.sh \
+  crd/nodeclaims.karpenter.sh crd/kindnodeclasses.nodewright.dev >/dev/null
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/nodewright.yaml" <<YAML
+pluginDirs: [$build/lib/nodewright]
+plugins:
+  - name: kind
+    config:
+      socket: $sock
+      clusterName: $cluster
+      runtime: virtual
+      image: nodewright/node-virtual:test
+      network: none
+      catalog:
+        cpus: [1, 2, 4, 8]
+        memoryPerCpuGiB: [2, 4]
+        families: {"2": c, "4": m}
+        zones: [kind-a, kind-b]
+        capacityTypes: [on-demand]
+      limits:
+        cpuScale: 0.05
+        memoryScale: 0.02
+  - name: strategy-default
+cluster:
+  kubeconfig: $KUBECONFIG
+batch: {idle: 1s, max: 5s}
+metrics: {listen: "127.0.0.1:$port"}
+leaderElection: {enabled: true, namespace: kube-system, name: nodewright-e2e}
+YAML
+
+"$build/bin/nodewright" run --config "$work/nodewright.yaml" --check >"$work/check.log" 2>&1
+check "config and plugins validate (--check)" grep -q "configuration valid; 2 of 2" "$work/check.log"
+
+"$build/bin/nodewright" run --config "$work/nodewright.yaml" >"$work/daemon.log" 2>&1 &
+daemon_pid=$!
+check "health endpoint answers" wait_for 30 curl -sf "http://127.0.0.1:$port/healthz"
+check "ready once caches synced" wait_for 60 curl -sf "http://127.0.0.1:$port/readyz"
+
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: nodewright.dev/v1alpha1
+kind: KindNodeClass
+metadata: {name: virtual}
+spec: {clusterName: $cluster, image: nodewright/node-virtual:test, network: none, runtime: virtual}
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: kong}
+spec:
+  template:
+    metadata:
+      labels: {nodegroupname: kong}
+    spec:
+      nodeClassRef: {group: nodewright.dev, kind: KindNodeClass, name: virtual}
+      requirements:
+        - {key: kubernetes.io/arch, operator: In, values: [amd64]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+      expireAfter: 720h
+  disruption:
+    consolidationPolicy: WhenEmptyOrUnderutilized
+    consolidateAfter: 10m
+  limits: {cpu: "200"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kong}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: kong}}
+  template:
+    metadata: {labels: {app: kong}}
+    spec:
+      nodeSelector: {nodegroupname: kong}
+      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+      containers:
+        - name: proxy
+          image: kong:3.7
+          resources: {requests: {cpu: 1500m, memory: 3Gi}}
+YAML
+
+claims_more_than() { [[ $(kubectl get nodeclaims -o name | wc -l) -gt $1 ]]; }
+running() { [[ $(kubectl get pods -l app=kong --field-selector=status.phase=Running -o name | wc -l) -ge $1 ]]; }
+check "1 replica Running on a launched node" wait_for 120 running 1
+kubectl scale deployment kong --replicas=20 >/dev/null
+check "20 replicas Running" wait_for 300 running 20
+
+nodes=$(kubectl get nodes -l karpenter.sh/nodepool=kong -o name | wc -l)
+claims=$(kubectl get nodeclaims -o name | wc -l)
+initialized=$(kubectl get nodeclaims -o json | python3 -c '
+import json,sys
+items=json.load(sys.stdin)["items"]
+print(sum(1 for c in items if any(x["type"]=="Initialized" and x["status"]=="True" for x in c.get("status",{}).get("conditions",[]))))')
+log "nodes=$nodes claims=$claims initialized=$initialized"
+check "every claim Initialized" [ "$initialized" -eq "$claims" -a "$claims" -ge 1 ]
+ready=$(kubectl get nodeclaims --no-headers | awk '$6=="True"' | wc -l)
+check "kubectl shows every claim READY" [ "$ready" -eq "$claims" ]
+check "a Node per claim" [ "$nodes" -eq "$claims" ]
+off=$(kubectl get pods -l app=kong -o json | python3 -c '
+import json,subprocess,sys
+pods=json.load(sys.stdin)["items"]
+nodes=json.loads(subprocess.check_output(["kubectl","get","nodes","-o","json"]))["items"]
+pool={n["metadata"]["name"]:n["metadata"].get("labels",{}).get("karpenter.sh/nodepool") for n in nodes}
+print(sum(1 for p in pods if pool.get(p["spec"].get("nodeName"))!="kong"))')
+check "every pod on a nodewright node" [ "$off" -eq 0 ]
+
+containers=$(docker_api "/containers/json?filters=%7B%22label%22%3A%5B%22io.x-k8s.kind.cluster%3D$cluster%22%5D%7D")
+ncont=$(echo "$containers" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+check "a running container per claim ($ncont)" [ "$ncont" -eq "$claims" ]
+limits_ok=$(echo "$containers" | python3 -c '
+import json,sys,subprocess
+ok=True
+for c in json.load(sys.stdin):
+    info=json.loads(subprocess.check_output(["curl","-s","--unix-socket",sys.argv[1],"http://d/containers/"+c["Id"]+"/json"]))
+    t=c["Labels"].get("nodewright.dev/instance-type","")
+    fam,cpus=t.split("-")
+    ratio={"c":2,"m":4}[fam]
+    want_cpu=int(int(cpus)*0.05*1e9); want_mem=int(int(cpus)*ratio*1024**3*0.02)
+    hc=info["HostConfig"]
+    if abs(hc["NanoCpus"]-want_cpu)>1e6 or abs(hc["Memory"]-want_mem)>1024**2 or c["Labels"].get("io.x-k8s.kind.role")!="worker" or c["Labels"].get("nodewright.dev/nodepool")!="kong":
+        ok=False; print("bad",t,hc["NanoCpus"],hc["Memory"],file=sys.stderr)
+print(1 if ok else 0)' "$sock")
+check "containers carry kind labels and the instance type's CPU/memory limits" [ "$limits_ok" = 1 ]
+
+cost=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^nodewright_cluster_cost_per_hour /{print $2}')
+check "cost metric is non-zero ($cost)" python3 -c "import sys; sys.exit(0 if float('${cost:-0}')>0 else 1)"
+
+# kill -9 in the middle of a launch: the restarted daemon (leader again
+# after the 15 s lease) adopts the claims and containers the old one left,
+# launching nothing twice and leaving no orphan.
+kubectl scale deployment kong --replicas=24 >/dev/null
+wait_for 30 claims_more_than "$claims"
+kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null
+"$build/bin/nodewright" run --config "$work/nodewright.yaml" >"$work/daemon2.log" 2>&1 &
+daemon_pid=$!
+check "24 replicas Running after kill -9 mid-launch and restart" wait_for 240 running 24
+claims=$(kubectl get nodeclaims -o name | wc -l)
+ncont=$(docker_api "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.x-k8s.kind.cluster%3D$cluster%22%5D%7D" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+nodes=$(kubectl get nodes -l karpenter.sh/nodepool=kong -o name | wc -l)
+check "one container and one Node per claim after the restart ($claims claims, $ncont containers, $nodes nodes)" \
+  [ "$ncont" -eq "$claims" -a "$nodes" -eq "$claims" ]
+containers=$(docker_api "/containers/json?filters=%7B%22label%22%3A%5B%22io.x-k8s.kind.cluster%3D$cluster%22%5D%7D")
+
+# docker kill on a node: an interruption; its pods move to a new node.
+victim=$(echo "$containers" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Names"][0].lstrip("/"))')
+curl -s -X POST --unix-socket "$sock" "http://d/containers/$victim/kill" >/dev/null
+check "the killed node's claim is deleted" wait_for 90 sh -c "! kubectl get nodes $victim >/dev/null 2>&1"
+check "all 24 replicas Running again" wait_for 240 running 24
+
+log "daemon log tail:"; tail -n 15 "$work/daemon2.log"
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
