@@ -116,12 +116,13 @@ int nw__nodepool_hash(const json_t *nodepool, char out[21], nw_error *err) {
   char *text;
 
   if (!json_is_object(tmpl)) {
+    const char *name = json_string_value(
+        json_object_get(json_object_get(nodepool, "metadata"), "name"));
     if (err != NULL) {
       err->status = NW_ERR_INVALID;
       snprintf(err->message, sizeof(err->message),
                "NodePool %s: spec.template is missing or not an object",
-               json_string_value(json_object_get(
-                   json_object_get(nodepool, "metadata"), "name")));
+               name != NULL ? name : "(unnamed)");
     }
     return -1;
   }
