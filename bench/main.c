@@ -21,7 +21,8 @@ static const subcommand commands[] = {
      "--nodes N [--pods-per-node 20] [--full] [--strategy default|balanced] "
      "[--json]"},
     {"informer", nw_bench_informer,
-     "--kubeconfig PATH [--generate [--nodes N] [--pods N]] [--compact] [--json]"},
+     "--kubeconfig PATH [--generate [--nodes N] [--pods N]] [--compact] "
+     "[--page-size N] [--json]"},
     {"pricing", nw_bench_pricing, "[--runs N] [--plugin pricing.so] [--json]"},
 };
 

@@ -493,9 +493,11 @@ static void finish(nw__kube_client *c, kreq *r, CURLcode cc) {
 }
 
 static void check_info(nw__kube_client *c) {
-  CURLMsg *m;
   int left;
-  while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+  for (;;) {
+    CURLMsg *m = curl_multi_info_read(c->multi, &left);
+    if (!m)
+      break;
     if (m->msg != CURLMSG_DONE)
       continue;
     kreq *r = NULL;

@@ -82,18 +82,29 @@ static char *object_key(const nw__informer *inf, const json_t *obj) {
 }
 
 /* A new reference to the cached object for key, decoded when compact. */
+static void add_type_meta(const nw__informer *inf, json_t *obj);
+
 static json_t *decode(const nw__informer *inf, const json_t *stored) {
   if (!stored)
     return NULL;
   if (!inf->compact)
     return json_incref((json_t *)stored);
-  return json_loadb(json_string_value(stored), json_string_length(stored), 0, NULL);
+  json_t *obj = json_loadb(json_string_value(stored), json_string_length(stored), 0, NULL);
+  if (obj)
+    add_type_meta(inf, obj);
+  return obj;
 }
 
+/* Compact text leaves out kind and apiVersion (the same for every object,
+ * restored by decode): 3-4% of a small pod. */
 static json_t *encode(const nw__informer *inf, json_t *obj) {
   if (!inf->compact)
     return json_incref(obj);
-  char *text = json_dumps(obj, JSON_COMPACT);
+  json_t *shallow = json_copy(obj);
+  json_object_del(shallow, "kind");
+  json_object_del(shallow, "apiVersion");
+  char *text = shallow ? json_dumps(shallow, JSON_COMPACT) : NULL;
+  json_decref(shallow);
   json_t *s = text ? json_stringn_nocheck(text, strlen(text)) : NULL;
   free(text);
   return s;
