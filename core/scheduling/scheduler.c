@@ -1003,6 +1003,7 @@ typedef struct solve {
   size_t n_pods;
   rvec *rem;                   /* per pool remaining limits */
   int64_t *rem_nodes;
+  nw__strtab cls_tab;          /* class signatures of this solve */
   struct clist *cls_list;      /* per class: claims still worth trying */
   rvec *cls_min;               /* smallest request seen per class */
   size_t n_cls;
@@ -1237,6 +1238,8 @@ typedef struct topo_out {
   nw__sreq r[16];
   uint32_t n;
   int nonmono;                 /* a failure that later pods could undo */
+  const tgroup *failed;        /* the group that had no domain left */
+  int failed_inverse;
   uint32_t buf[512];           /* value arrays, so the hot path never
                                 * allocates; copied out on commit */
   uint32_t used;
@@ -1323,6 +1326,8 @@ static int topology(solve *v, spod *sp, const nw__sreqs *node,
   o->n = 0;
   o->nonmono = 0;
   o->used = 0;
+  o->failed = NULL;
+  o->failed_inverse = 0;
   for (uint32_t i = 0; i < sp->n_own + sp->n_match; i++) {
     int inverse = i >= sp->n_own;
     uint32_t gid = inverse ? sp->match[i - sp->n_own] : sp->own[i].g;
@@ -1395,8 +1400,11 @@ static int topology(solve *v, spod *sp, const nw__sreqs *node,
     if (k == 0 && nd == NULL && !g->is_host && g->type == G_ANTI)
       continue; /* No such label on the node: anti-affinity holds. */
     topo_push(v, o, g->key, keep, k);
-    if (k == 0)
+    if (k == 0) {
+      o->failed = g;
+      o->failed_inverse = inverse;
       return 0;
+    }
   }
   return 1;
 }
@@ -1626,8 +1634,18 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
     }
   }
   if (!topo_ok) {
-    if (!res_fail)
-      msgf(v, "unsatisfiable topology constraint");
+    if (!res_fail && v->msg) {
+      static const char *const kinds[] = {"topology spread", "pod affinity",
+                                          "pod anti-affinity"};
+      const tgroup *g = t.failed;
+      if (g)
+        msgf(v, "unsatisfiable topology constraint for %s%s, key=%s",
+             t.failed_inverse ? "anti-affinity of running pods" : kinds[g->type],
+             g->type == G_SPREAD && g->min_domains > 0 ? " with minDomains" : "",
+             s->st.strs[g->key]);
+      else
+        msgf(v, "unsatisfiable topology constraint");
+    }
     return t.nonmono ? R_OTHER : R_MONO;
   }
   if (res_fail)
@@ -1938,7 +1956,7 @@ static void classify(solve *v, spod *sp) {
                           sp->p->host_ports[i].host_ip);
   if (sp->fatal)
     k += (size_t)snprintf(buf + k, sizeof(buf) - k, "fatal");
-  uint32_t id = nw__strtab_intern(&v->s->sigs, buf);
+  uint32_t id = nw__strtab_intern(&v->cls_tab, buf);
   if (id >= v->n_cls) {
     size_t n = (id + 1) * 2;
     v->cls_list = realloc(v->cls_list, n * sizeof(*v->cls_list));
@@ -2375,6 +2393,7 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
   v.max_options = opts && opts->max_options ? opts->max_options
                                             : DEFAULT_MAX_OPTIONS;
   init_slots(&v, opts);
+  nw__strtab_init(&v.cls_tab);
   uint32_t max_types = 1;
   for (size_t i = 0; i < s->n_pools; i++)
     if (s->pools[i].n_types > max_types)
@@ -2459,6 +2478,7 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
   for (size_t i = 0; i < v.n_cls; i++)
     free(v.cls_list[i].ids);
   free(v.cls_list);
+  nw__strtab_free(&v.cls_tab);
   free(v.cls_min);
   free(v.tmp.buf);
   nw__arena_free(v.a);
