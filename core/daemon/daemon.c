@@ -44,7 +44,50 @@ typedef struct daemon_state {
   nw__lifecycle *lifecycle;
   nw__termination *termination;
   nw__disruption *disruption;
+  uv_timer_t refresh_timer;
+  int refreshing;
 } daemon_state;
+
+enum { PRICE_REFRESH_CHECK_MS = 60000 };
+
+/* Pricing plugins decide themselves when a refresh is due (12 h by
+ * default); the daemon only offers them a worker every minute, so a
+ * blocking fetch never runs on the loop. */
+typedef struct refresh_job {
+  uv_work_t req;
+  daemon_state *d;
+} refresh_job;
+
+static void refresh_work(uv_work_t *req) {
+  refresh_job *j = req->data;
+  nw__plugin_set *set = j->d->plugins;
+  for (size_t i = 0; i < nw__plugins_count(set); i++) {
+    nw__plugin *p = nw__plugins_at(set, i);
+    const nw_pricing_vtable *vt = nw__plugin_pricing(p);
+    nw_error err = {0};
+    if (vt && vt->refresh && vt->refresh(nw__plugin_state(p), &err) != NW_OK)
+      NW_WARN("pricing", "%s: refresh failed, keeping the prices in use: %s",
+              nw__plugin_descriptor(p)->name, err.message);
+  }
+}
+
+static void refresh_done(uv_work_t *req, int status) {
+  refresh_job *j = req->data;
+  (void)status;
+  j->d->refreshing = 0;
+  free(j);
+}
+
+static void refresh_tick(uv_timer_t *t) {
+  daemon_state *d = t->data;
+  if (d->refreshing || d->stopping)
+    return;
+  refresh_job *j = calloc(1, sizeof(*j));
+  j->d = d;
+  j->req.data = j;
+  d->refreshing = 1;
+  uv_queue_work(d->loop, &j->req, refresh_work, refresh_done);
+}
 
 int nw__daemon_load_plugins(const nw__config *cfg, nw__plugin_set *set) {
   int failures = 0;
@@ -230,6 +273,9 @@ static int connect_cluster(daemon_state *d) {
 }
 
 static int start_cluster_work(daemon_state *d) {
+  uv_timer_init(d->loop, &d->refresh_timer);
+  d->refresh_timer.data = d;
+  uv_timer_start(&d->refresh_timer, refresh_tick, 0, PRICE_REFRESH_CHECK_MS);
   d->kenv = nw__kube_env_new(d->loop, d->client, d->plugins,
                              d->cfg->cluster_name, on_synced, d);
   if (!d->cfg->leader_election) {
@@ -266,6 +312,8 @@ static int run_loop(daemon_state *d) {
   controllers_stop(d);
   nw__kube_env_free(d->kenv);
   d->kenv = NULL;
+  uv_timer_stop(&d->refresh_timer);
+  uv_close((uv_handle_t *)&d->refresh_timer, NULL);
   uv_run(d->loop, UV_RUN_NOWAIT);
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);

@@ -381,6 +381,8 @@ static const nw_host_api g_host_api = {
     .now_ms = host_now_ms,
     .monotonic_ms = host_monotonic_ms,
     .kube_request = host_kube_request,
+    .arena_new = nw__arena_new,
+    .arena_free = nw__arena_free,
 };
 
 const nw_host_api *nw__host_api(void) { return &g_host_api; }

@@ -8,6 +8,8 @@
 
 #include "nwtest.h"
 
+#include <nodewright/plugin.h>
+
 /* Runs a shell command; returns its exit code and its stdout+stderr in out
  * (truncated to outlen). */
 static int run(char *out, size_t outlen, const char *fmt, ...)
@@ -32,7 +34,9 @@ static int run(char *out, size_t outlen, const char *fmt, ...) {
 static void test_version(void) {
   char out[1024];
   CU_ASSERT_EQUAL(run(out, sizeof(out), "%s version", BIN), 0);
-  CU_ASSERT_PTR_NOT_NULL(strstr(out, "plugin ABI 1.0"));
+  char want[32];
+  snprintf(want, sizeof(want), "plugin ABI %d.%d", NW_ABI_MAJOR, NW_ABI_MINOR);
+  CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
 }
 
 static void test_unknown_command(void) {

@@ -31,7 +31,7 @@ extern "C" {
 
 #define NW_PLUGIN_MAGIC 0x4e575047u /* "NWPG" */
 #define NW_ABI_MAJOR 1
-#define NW_ABI_MINOR 0
+#define NW_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define NW_PLUGIN_ENTRY_SYMBOL "nw_plugin_entry"
@@ -160,6 +160,13 @@ typedef struct nw_host_api {
                             const char *path, const char *body,
                             nw_http_response *resp, nw_arena *arena,
                             nw_error *err);
+
+  /* ---- ABI 1.1 ---------------------------------------------------------
+   * A plugin's own arenas, for calls that get none from the host (pricing
+   * refresh(), background threads) but want host->http.  Check
+   * `offsetof(nw_host_api, arena_new) < host->size` before use. */
+  nw_arena *(*arena_new)(void);
+  void (*arena_free)(nw_arena *arena);
 } nw_host_api;
 
 /*
