@@ -225,6 +225,9 @@ typedef struct aws_state {
 
   pthread_mutex_t bmu;       /* guards the CreateFleet batches */
   void *batches;             /* struct fleet_batch list (ec2.c) */
+
+  int64_t resolve_ttl_ms;    /* node class resolution cache (under mu) */
+  struct aws_resolve_entry *resolve_cache; /* AWS_RESOLVE_CACHE entries */
 } aws_state;
 
 /* The host's HTTP as an nw_awscore transport. */
@@ -263,6 +266,14 @@ typedef struct aws_resolved {
   aws_ami amis[8];
   char instance_profile[128]; /* made from spec.role, or "" */
 } aws_resolved;
+
+enum { AWS_RESOLVE_CACHE = 8 };
+
+typedef struct aws_resolve_entry {
+  char hash[32];
+  int64_t at_ms;             /* monotonic; 0 = empty */
+  aws_resolved resolved;
+} aws_resolve_entry;
 
 nw_status aws_resolve_node_class(aws_state *s, const aws_node_class *nc,
                                  nw_arena *arena, aws_resolved *out,

@@ -392,6 +392,43 @@ nw_status aws_resolve_node_class(aws_state *s, const aws_node_class *nc,
   return NW_OK;
 }
 
+/* Subnets, security groups and images change rarely and every scheduling
+ * pass asks for them: answers are kept per node class hash for
+ * node_class_cache_ttl_s (60 s, as Karpenter caches them). */
+static nw_status resolve_cached(aws_state *s, const aws_node_class *nc,
+                                nw_arena *arena, aws_resolved *out,
+                                nw_error *err) {
+  int64_t now = s->host->monotonic_ms(s->h);
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < AWS_RESOLVE_CACHE; i++) {
+    aws_resolve_entry *e = &s->resolve_cache[i];
+    if (e->at_ms && now - e->at_ms < s->resolve_ttl_ms &&
+        strcmp(e->hash, nc->hash) == 0) {
+      *out = e->resolved;
+      pthread_mutex_unlock(&s->mu);
+      return NW_OK;
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  nw_status st = aws_resolve_node_class(s, nc, arena, out, err);
+  if (st != NW_OK || s->resolve_ttl_ms <= 0)
+    return st;
+  /* Stamped when the answers arrived, so a slow resolution is not born
+   * stale. */
+  now = s->host->monotonic_ms(s->h);
+  pthread_mutex_lock(&s->mu);
+  /* Replace the oldest entry. */
+  aws_resolve_entry *slot = &s->resolve_cache[0];
+  for (size_t i = 1; i < AWS_RESOLVE_CACHE; i++)
+    if (s->resolve_cache[i].at_ms < slot->at_ms)
+      slot = &s->resolve_cache[i];
+  snprintf(slot->hash, sizeof(slot->hash), "%s", nc->hash);
+  slot->resolved = *out;
+  slot->at_ms = now ? now : 1;
+  pthread_mutex_unlock(&s->mu);
+  return NW_OK;
+}
+
 static const aws_ami *ami_for(const aws_resolved *r, const char *arch) {
   for (size_t i = 0; i < r->n_amis; i++)
     if (strcmp(r->amis[i].arch, arch) == 0)
@@ -640,7 +677,7 @@ nw_status aws_instance_types(aws_state *s, const char *node_class_json,
       return st;
     have_nc = 1;
     r = calloc(1, sizeof(*r));
-    st = r ? aws_resolve_node_class(s, &nc, arena, r, err)
+    st = r ? resolve_cached(s, &nc, arena, r, err)
            : nw_aws_error(err, NW_ERR, "aws: out of memory");
   }
   if (st == NW_OK)
@@ -1816,7 +1853,7 @@ nw_status aws_create(aws_state *s, const nw_node_claim *claim, nw_arena *arena,
   if (st != NW_OK)
     return st;
   aws_resolved *r = calloc(1, sizeof(*r));
-  st = r ? aws_resolve_node_class(s, &nc, arena, r, err)
+  st = r ? resolve_cached(s, &nc, arena, r, err)
          : nw_aws_error(err, NW_ERR, "aws: out of memory");
   if (st == NW_OK && nc.role && !nc.instance_profile)
     st = ensure_instance_profile(s, &nc, arena, r, err);
@@ -1886,7 +1923,7 @@ nw_status aws_is_drifted(aws_state *s, const nw_node_instance *inst,
     return st;
   aws_resolved *r = calloc(1, sizeof(*r));
   drift_ctx d = {0};
-  st = r ? aws_resolve_node_class(s, &nc, arena, r, err)
+  st = r ? resolve_cached(s, &nc, arena, r, err)
          : nw_aws_error(err, NW_ERR, "aws: out of memory");
   if (st == NW_OK) {
     nw_aws_params p = {0};

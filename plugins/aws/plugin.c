@@ -18,6 +18,8 @@
  *   instance_types             ["m5.*", ...] limits DescribeInstanceTypes
  *   catalog_ttl_s              default 3600
  *   max_attempts, backoff_ms   retries of throttled calls (5, 100)
+ *   node_class_cache_ttl_s     how long resolved subnets, security groups
+ *                              and images are reused (60)
  *   create_batch_idle_ms, create_batch_max_ms
  *                              CreateFleet batching windows (35, 1000)
  */
@@ -142,6 +144,7 @@ static void state_free(aws_state *s) {
   free(s->lt_names);
   free(s->lt_ids);
   free(s->instances);
+  free(s->resolve_cache);
   pthread_mutex_destroy(&s->mu);
   pthread_mutex_destroy(&s->umu);
   pthread_mutex_destroy(&s->bmu);
@@ -214,6 +217,12 @@ static nw_status plugin_init(const nw_host_api *host, nw_plugin_handle *h,
   s->spot_factor = cfg_num(cfg, "spot_price_factor", 0.35);
   s->catalog_ttl_ms = (int64_t)cfg_num(cfg, "catalog_ttl_s", 3600) * 1000;
   s->batch_idle_ms = (int)cfg_num(cfg, "create_batch_idle_ms", 35);
+  s->resolve_ttl_ms = (int64_t)(cfg_num(cfg, "node_class_cache_ttl_s", 60) * 1000);
+  s->resolve_cache = calloc(AWS_RESOLVE_CACHE, sizeof(aws_resolve_entry));
+  if (!s->resolve_cache) {
+    state_free(s);
+    return nw_aws_error(err, NW_ERR, "aws: out of memory");
+  }
   s->batch_max_ms = (int)cfg_num(cfg, "create_batch_max_ms", 1000);
   *out = s;
   return NW_OK;

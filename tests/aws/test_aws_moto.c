@@ -263,6 +263,7 @@ static int setup(void) {
            "\"c5.large\":0.085,\"m6g.large\":0.077},"
            "\"backoff_ms\":5,\"max_attempts\":4,"
            "\"create_batch_idle_ms\":400,\"create_batch_max_ms\":3000,"
+           "\"node_class_cache_ttl_s\":3,"
            "\"cluster_endpoint\":\"https://example.eks\"}",
            g_cluster, g_endpoint, g_queue);
   g_set = nw__plugins_new(NULL);
@@ -593,7 +594,13 @@ static void test_drift(void) {
   CU_ASSERT_EQUAL(g_vt->is_drifted(g_state, &got, changed, a, &reason, &err), NW_OK);
   CU_ASSERT_STRING_EQUAL(reason ? reason : "", "NodeClassDrift");
 
-  /* The alias now resolves to another image: AMI drift. */
+  /* The alias now resolves to another image: AMI drift, once the cached
+   * resolution (3 s in this test's config) has expired.  Resolve right
+   * before the change (after the last entry expired) so the cache is
+   * fresh. */
+  usleep(3100 * 1000);
+  CU_ASSERT_EQUAL(g_vt->is_drifted(g_state, &got, g_nodeclass, a, &reason, &err), NW_OK);
+  CU_ASSERT_PTR_NULL(reason);
   char cfg[512];
   snprintf(cfg, sizeof(cfg),
            "{\"ssm_parameters\":{\"/aws/service/eks/optimized-ami/1.31/"
@@ -601,12 +608,18 @@ static void test_drift(void) {
            g_ami_arm);
   CU_ASSERT_EQUAL_FATAL(proxy("POST", "/__proxy/config", cfg, NULL, 0), 0);
   CU_ASSERT_EQUAL(g_vt->is_drifted(g_state, &got, g_nodeclass, a, &reason, &err), NW_OK);
+  if (reason)
+    fprintf(stderr, "cached resolution gave drift: %s\n", reason);
+  CU_ASSERT_PTR_NULL(reason);
+  usleep(3100 * 1000);
+  CU_ASSERT_EQUAL(g_vt->is_drifted(g_state, &got, g_nodeclass, a, &reason, &err), NW_OK);
   CU_ASSERT_STRING_EQUAL(reason ? reason : "", "AMIDrift");
   snprintf(cfg, sizeof(cfg),
            "{\"ssm_parameters\":{\"/aws/service/eks/optimized-ami/1.31/"
            "amazon-linux-2023/x86_64/standard/recommended/image_id\":\"%s\"}}",
            g_ami_x86);
   CU_ASSERT_EQUAL(proxy("POST", "/__proxy/config", cfg, NULL, 0), 0);
+  usleep(3100 * 1000);
   nw__arena_free(a);
 }
 
