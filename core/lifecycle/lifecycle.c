@@ -2,11 +2,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cluster/objutil.h"
 #include "cluster/providers.h"
 #include "lifecycle/claim.h"
 #include "metrics/metrics.h"
+#include "model/quantity.h"
 #include "util/arena.h"
 #include "util/log.h"
 
@@ -91,13 +93,24 @@ typedef struct launch {
   json_t *labels;
 } launch;
 
+static double seconds_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void launch_work(void *arg) {
   launch *w = arg;
   const nw_provider_vtable *vt = nw__plugin_provider(w->prov);
   nw_node_instance inst;
   memset(&inst, 0, sizeof(inst));
+  double t0 = seconds_now();
   w->st = vt->create(nw__plugin_state(w->prov), w->claim, w->arena, &inst,
                      &w->err);
+  char labels[128];
+  snprintf(labels, sizeof(labels), "provider=%s,call=create",
+           nw__plugin_descriptor(w->prov)->name);
+  nw__metric_observe("provider_call_duration_seconds", labels, seconds_now() - t0);
   if (w->st == NW_OK) {
     w->status = nw__claim_status_from_instance(&inst);
     w->labels = nw__claim_labels_from_instance(&inst);
@@ -369,9 +382,82 @@ static int add_cost(void *user, json_t *claim) {
   return 0;
 }
 
+/* ---- NodePool status ---------------------------------------------------- */
+
+typedef struct pool_usage {
+  const char *pool;
+  json_t *resources;   /* summed capacity, as quantities in milli/bytes */
+  int64_t nodes;
+} pool_usage;
+
+static int add_usage(void *user, json_t *claim) {
+  pool_usage *u = user;
+  const char *p = nw__label(claim, "karpenter.sh/nodepool");
+  if (!p || strcmp(p, u->pool) != 0 || nw__obj_deleting(claim))
+    return 0;
+  u->nodes++;
+  const json_t *cap = json_object_get(json_object_get(claim, "status"), "capacity");
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)cap, k, v) {
+    int64_t q = 0;
+    char err[64];
+    if (!json_is_string(v) ||
+        nw__quantity_parse(json_string_value(v), nw__resource_is_milli(k), &q, err, sizeof(err)) != 0)
+      continue;
+    json_t *have = json_object_get(u->resources, k);
+    json_object_set_new(u->resources, k, json_integer(json_integer_value(have) + q));
+  }
+  return 0;
+}
+
+/* status.resources (what the pool's nodes have, counted against its
+ * limits), status.nodes and the Ready condition (its node class exists),
+ * written only when they change. */
+static int pool_status(void *user, json_t *np) {
+  nw__lifecycle *l = user;
+  nw__env *env = l->env;
+  pool_usage u = {nw__obj_name(np), json_object(), 0};
+  nw__store_foreach(env->store, NW__K_NODECLAIM, add_usage, &u);
+  json_t *res = json_object();
+  const char *k;
+  json_t *v;
+  char buf[64];
+  json_object_foreach(u.resources, k, v) {
+    json_object_set_new(res, k, json_string(nw__quantity_format(k, json_integer_value(v), buf, sizeof(buf))));
+  }
+  snprintf(buf, sizeof(buf), "%lld", (long long)u.nodes);
+  json_object_set_new(res, "nodes", json_string(buf));
+  json_decref(u.resources);
+  const char *class_name = json_string_value(json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(np, "spec"), "template"), "spec"), "nodeClassRef"), "name"));
+  int class_ok = class_name && nw__store_get(env->store, NW__K_NODECLASS, NULL, class_name);
+  const char *ready = class_ok ? "True" : "False";
+  const char *cur = nw__cond_status(np, "Ready");
+  const json_t *status = json_object_get(np, "status");
+  if (json_equal(json_object_get(status, "resources"), res) && cur &&
+      strcmp(cur, ready) == 0 && json_integer_value(json_object_get(status, "nodes")) == u.nodes) {
+    json_decref(res);
+    return 0;
+  }
+  int64_t now = env->ops->now_ms(env);
+  json_t *tmp = json_pack("{s:{s:o}}", "status", "conditions",
+                          nw__cond_with(np, "NodeClassReady", ready,
+                                        class_ok ? "NodeClassReady" : "NodeClassNotFound",
+                                        class_ok ? "" : "the node class does not exist", now));
+  json_t *conds = nw__cond_with(tmp, "Ready", ready, class_ok ? "Ready" : "NodeClassNotReady",
+                                class_ok ? "" : "NodeClassReady=False", now);
+  json_decref(tmp);
+  json_t *patch = nw__guarded(np, json_pack("{s:{s:o, s:I, s:o}}", "status", "resources", res,
+                                            "nodes", (json_int_t)u.nodes, "conditions", conds));
+  env->ops->patch(env, NW__K_NODEPOOL, NULL, nw__obj_name(np), patch, 1, ignore_done, NULL);
+  json_decref(patch);
+  return 0;
+}
+
 static void pass(void *arg) {
   nw__lifecycle *l = arg;
   l->soon = NULL;
+  nw__store_foreach(l->env->store, NW__K_NODEPOOL, pool_status, l);
   nw__store_foreach(l->env->store, NW__K_NODECLAIM, reconcile_claim, l);
   cost c = {0, 0};
   nw__store_foreach(l->env->store, NW__K_NODECLAIM, add_cost, &c);
@@ -388,7 +474,7 @@ static void schedule_pass(nw__lifecycle *l) {
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
   (void)o;
   (void)n;
-  if (kind == NW__K_NODECLAIM || kind == NW__K_NODE)
+  if (kind == NW__K_NODECLAIM || kind == NW__K_NODE || kind == NW__K_NODECLASS)
     schedule_pass(user);
 }
 
