@@ -383,3 +383,26 @@ const char *nw__catalog_default_aws_path(void) {
 nw__catalog *nw__catalog_load_default_aws(nw_error *err) {
   return nw__catalog_load_aws(nw__catalog_default_aws_path(), err);
 }
+
+nw__catalog *nw__catalog_load(const char *spec, nw_error *err) {
+  if (!spec || strcmp(spec, "aws") == 0 || strcmp(spec, "aws-us-east-1") == 0)
+    return nw__catalog_load_default_aws(err);
+  const char *kd = "karpenter-diverse";
+  size_t kl = strlen(kd);
+  if (strncmp(spec, kd, kl) == 0 && (spec[kl] == 0 || spec[kl] == ':')) {
+    char *end = NULL;
+    unsigned long n = spec[kl] ? strtoul(spec + kl + 1, &end, 10) : 400;
+    if ((spec[kl] && (!end || *end || end == spec + kl + 1)) || n == 0 ||
+        n > 100000) {
+      if (err) {
+        err->status = NW_ERR_INVALID;
+        snprintf(err->message, sizeof(err->message),
+                 "catalog \"%s\": expected karpenter-diverse:<1..100000>",
+                 spec);
+      }
+      return NULL;
+    }
+    return nw__catalog_karpenter_diverse((size_t)n);
+  }
+  return nw__catalog_load_aws(spec, err);
+}

@@ -82,6 +82,14 @@ const char *nw__catalog_default_aws_path(void);
  */
 nw__catalog *nw__catalog_karpenter_diverse(size_t n);
 
+/*
+ * A catalog by name, for configs and scenarios: "aws" or "aws-us-east-1"
+ * (the shipped catalog), "karpenter-diverse" or "karpenter-diverse:<n>"
+ * (400 types by default), or a path to a file in the AWS catalog format.
+ * NULL with err filled when unknown or unreadable.
+ */
+nw__catalog *nw__catalog_load(const char *spec, nw_error *err);
+
 /* Releases the catalog and its arena; NULL is fine. */
 void nw__catalog_free(nw__catalog *c);
 

@@ -96,7 +96,27 @@ static void test_diverse(void) {
   nw__catalog_free(c);
 }
 
-NW_TEST_CASES({"aws_formula", test_formula}, {"aws_catalog", test_aws_catalog},
+static void test_by_name(void) {
+  nw_error err = {0};
+  nw__catalog *c = nw__catalog_load("karpenter-diverse:12", &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL(c->types.len, 12);
+  nw__catalog_free(c);
+  c = nw__catalog_load("karpenter-diverse", &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_EQUAL(c->types.len, 400);
+  nw__catalog_free(c);
+  c = nw__catalog_load("aws", &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_TRUE(c->types.len > 1300);
+  nw__catalog_free(c);
+  CU_ASSERT_PTR_NULL(nw__catalog_load("karpenter-diverse:lots", &err));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "karpenter-diverse:<1..100000>"));
+  CU_ASSERT_PTR_NULL(nw__catalog_load("no-such-catalog.json", &err));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "no-such-catalog.json"));
+}
+
+NW_TEST_CASES({"by_name", test_by_name}, {"aws_formula", test_formula}, {"aws_catalog", test_aws_catalog},
               {"bad_catalog_named", test_bad_catalog},
               {"karpenter_diverse", test_diverse});
 NW_TEST_MAIN("catalog", NULL, NULL);

@@ -124,6 +124,14 @@ static void check_relax_pns(const fixture *f, const nw__sched_result *r) {
   CU_ASSERT_EQUAL(placed(f, r, "p")->kind, NW__PLACE_CLAIM);
 }
 
+static void check_relax_order(const fixture *f, const nw__sched_result *r) {
+  /* Preferred pod affinity (to pods that exist nowhere) goes before
+   * preferred node affinity, so the zone preference survives. */
+  const char *z = claim_single(claim_of(f, r, "ordered"), ZONE);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(z);
+  CU_ASSERT_STRING_EQUAL(z, "test-zone-2");
+}
+
 static void check_gpu(const fixture *f, const nw__sched_result *r) {
   (void)f;
   CU_ASSERT_EQUAL(r->n_scheduled, 2);
@@ -229,6 +237,7 @@ static const scase cases[] = {
     {"existing-node-first", "diverse:4", check_existing},
     {"host-ports", "diverse:4", check_host_ports},
     {"inverse-anti-affinity", "diverse:4", check_inverse_anti},
+    {"relax-order", "diverse:4", check_relax_order},
 };
 
 /* NW_TEST_VERBOSE=1 prints every result, to see what a case decided. */
@@ -291,6 +300,7 @@ CASE(16)
 CASE(17)
 CASE(18)
 CASE(19)
+CASE(20)
 
 /* Consolidation's question: without node-b, where do its pods go? */
 static void test_remove_nodes(void) {
@@ -374,6 +384,7 @@ NW_TEST_CASES({"spread_zone", test_0}, {"spread_min_domains", test_1},
               {"unschedulable_reasons", test_16},
               {"existing_nodes_first", test_17}, {"host_ports", test_18},
               {"inverse_anti_affinity", test_19},
+              {"relax_pod_affinity_before_node_affinity", test_20},
               {"remove_nodes_reschedules", test_remove_nodes},
               {"deterministic", test_deterministic});
 NW_TEST_MAIN("scheduling", NULL, NULL);
