@@ -134,7 +134,6 @@ static nw_requirements one_req(nw_arena *a, const char *key, nw_operator op,
 /* The real catalog: generic pods, or a constrained mix. */
 static void aws_pods(wl *w, size_t n, int constrained) {
   w->pods = nw__arena_alloc(w->a, (n + 1) * sizeof(*w->pods));
-  static const char *arm[] = {"arm64"};
   static const char *od[] = {"on-demand"};
   static const char *fam[] = {"c7g", "m7g"};
   for (size_t i = 0; i < n; i++) {
@@ -146,7 +145,6 @@ static void aws_pods(wl *w, size_t n, int constrained) {
       add_spread(w, p, "topology.kubernetes.io/zone", "app", app);
     } else if (kind == 2 || kind == 3) {
       p->node_selector = one_label(w->a, "kubernetes.io/arch", "arm64");
-      (void)arm;
     } else if (kind == 4 || kind == 5) {
       nw_requirements *t = nw__arena_alloc(w->a, sizeof(*t));
       *t = one_req(w->a, "karpenter.sh/capacity-type", NW_OP_IN, 1, od);

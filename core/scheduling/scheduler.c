@@ -1811,6 +1811,11 @@ static slot *new_claim(solve *v, spod *sp, size_t pidx) {
   c->host = placeholder(v, v->n_claims);
   nw__sreq h = nw__sreq_in1(v->a, s->k_host, c->host);
   c->reqs = nw__sreqs_and(v->a, &s->st, pl->reqs, (nw__sreqs){1, &h}, NULL);
+  if (pl->n_types == 0) {
+    msgf(v, "no instance types available for nodepool \"%s\"",
+         pl->src->name);
+    return NULL;
+  }
   if (v->rem_nodes[pidx] == 0) {
     msgf(v, "all available instance types exceed limits for nodepool: \"%s\"",
          pl->src->name);
