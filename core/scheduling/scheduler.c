@@ -1014,6 +1014,7 @@ typedef struct solve {
   struct opt *optbuf;          /* per-claim options while building results */
   double **eff;                /* per pool and type: cost efficiency, 0..1 */
   double weights[2];           /* cpu and memory prices of the first pool */
+  double ratio;                /* memory per millicore of its best type */
   /* error collection (final pass only) */
   char *msg;
   size_t msg_len, msg_cap;
@@ -2161,11 +2162,17 @@ static void compute_eff(solve *v) {
       v->weights[0] = wc;
       v->weights[1] = wm;
     }
+    double top = -1;
     for (uint32_t t = 0; t < pl->n_types; t++) {
       double pr = offering_min_price(&pl->types[t]);
       double val = (double)pl->types[t].alloc.v[0] * wc +
                    (double)pl->types[t].alloc.v[1] * wm;
       v->eff[p][t] = pr > 0 && best > 0 ? val * best / pr : 0;
+      if (p == 0 && pl->types[t].alloc.v[0] > 0 && v->eff[p][t] > top) {
+        top = v->eff[p][t];
+        v->ratio = (double)pl->types[t].alloc.v[1] /
+                   (double)pl->types[t].alloc.v[0];
+      }
     }
   }
 }
@@ -2174,8 +2181,8 @@ static void compute_eff(solve *v) {
  * Largest-first packing groups pods of one shape, so the first nodes get
  * only memory-heavy pods and the last only cpu-heavy ones, each wasting
  * the other resource.  Interleaving the two kinds (still largest first
- * within each) keeps every node's mix close to the batch's, which is the
- * mix the efficient types are chosen for.
+ * within each) keeps every node's mix at the ratio of the most efficient
+ * type, so those nodes fill in both resources.
  */
 static void interleave(solve *v) {
   size_t n = v->n_pods, na = 0, nb = 0;
@@ -2186,6 +2193,13 @@ static void interleave(solve *v) {
     dm += (double)v->pods[i].req.v[1];
   }
   double w[2] = {dc > 0 ? 1 / dc : 0, dm > 0 ? 1 / dm : 0};
+  /* Follow the most efficient type's mix rather than the batch's: its
+   * nodes fill evenly, and what is left over (the batch's excess of one
+   * resource) ends up on the last nodes, which pick types rich in it. */
+  if (v->ratio > 0) {
+    w[0] = v->ratio;
+    w[1] = 1;
+  }
   spod *tmp = malloc((n + 1) * sizeof(*tmp));
   size_t *a = malloc((n + 1) * sizeof(*a)), *b = malloc((n + 1) * sizeof(*b));
   if (!tmp || !a || !b)

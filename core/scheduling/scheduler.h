@@ -25,7 +25,9 @@
  *  - Pods are tried largest first — by value at the batch's resource
  *    prices, then cpu, memory, namespace/name — with cpu-heavy and
  *    memory-heavy pods interleaved so that each node's mix follows the
- *    batch's.  Each pod goes to the first that fits of: existing nodes and
+ *    memory/cpu ratio of the most cost-efficient type (the batch's excess
+ *    of one resource is left for the last nodes, which then pick types
+ *    rich in it, as the LP relaxation would).  Each pod goes to the first that fits of: existing nodes and
  *    in-flight claims (input order), claims opened earlier in this solve
  *    (creation order), a new claim from each NodePool by weight
  *    (descending, then name).
