@@ -178,8 +178,11 @@ char *nw_aws_profile_value(const nw_aws_env *env, int credentials_file,
 
 /* The region: `configured` when not NULL/empty, else AWS_REGION, else
  * AWS_DEFAULT_REGION, else the profile's `region`, else IMDS
- * (placement/region) unless AWS_EC2_METADATA_DISABLED=true.  Heap string,
- * or NULL with err filled (NW_ERR_INVALID). */
+ * (placement/region) unless AWS_EC2_METADATA_DISABLED=true.  A name that
+ * is not shaped like a region ("us-east-1", "us-gov-west-1") is refused
+ * with its source named.  Heap string, or NULL with err filled
+ * (NW_ERR_INVALID).  `arena` is only used for IMDS and may be NULL when
+ * the transport accepts that. */
 char *nw_aws_resolve_region(const nw_aws_env *env, const char *configured,
                             nw_arena *arena, nw_error *err);
 
