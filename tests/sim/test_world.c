@@ -148,7 +148,25 @@ static void test_unmatched_event_is_reported(void) {
   json_decref(r);
 }
 
-NW_TEST_CASES({"a schedule drives replicas and nodes",
+static void test_deterministic(void) {
+  const char *rest = "workloads:\n"
+                     "  - {name: web, replicas: 7, requests: {cpu: 700m}}\n"
+                     "events:\n"
+                     "  - {at: 4m, type: spotInterruption, selector: "
+                     "{karpenter.sh/capacity-type: spot}}\n";
+  json_t *a = run("10m", "spot", rest);
+  json_t *b = run("10m", "spot", rest);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  CU_ASSERT_TRUE(json_equal(a, b));
+  CU_ASSERT_TRUE(json_array_size(json_object_get(a, "decisions")) > 3);
+  json_decref(a);
+  json_decref(b);
+}
+
+NW_TEST_CASES({"the same scenario and seed give the same report",
+               test_deterministic},
+              {"a schedule drives replicas and nodes",
                test_schedule_drives_replicas},
               {"a spot interruption is replaced",
                test_spot_interruption_is_replaced},
