@@ -132,6 +132,20 @@ static void check_relax_order(const fixture *f, const nw__sched_result *r) {
   CU_ASSERT_STRING_EQUAL(z, "test-zone-2");
 }
 
+static void check_spread_hostname(const fixture *f,
+                                  const nw__sched_result *r) {
+  (void)f;
+  /* Tiny pods that would share one node; maxSkew 1 on hostname: one per
+   * node, since a new node always has 0 of them. */
+  CU_ASSERT_EQUAL(r->n_scheduled, 4);
+  CU_ASSERT_EQUAL(r->n_claims, 4);
+}
+
+static void check_tainted_node(const fixture *f, const nw__sched_result *r) {
+  CU_ASSERT_EQUAL(placed(f, r, "plain")->kind, NW__PLACE_CLAIM);
+  CU_ASSERT_EQUAL(placed(f, r, "batch")->kind, NW__PLACE_NODE);
+}
+
 static void check_gpu(const fixture *f, const nw__sched_result *r) {
   (void)f;
   CU_ASSERT_EQUAL(r->n_scheduled, 2);
@@ -238,6 +252,8 @@ static const scase cases[] = {
     {"host-ports", "diverse:4", check_host_ports},
     {"inverse-anti-affinity", "diverse:4", check_inverse_anti},
     {"relax-order", "diverse:4", check_relax_order},
+    {"spread-hostname", "diverse:4", check_spread_hostname},
+    {"tainted-node", "diverse:4", check_tainted_node},
 };
 
 /* NW_TEST_VERBOSE=1 prints every result, to see what a case decided. */
@@ -301,6 +317,8 @@ CASE(17)
 CASE(18)
 CASE(19)
 CASE(20)
+CASE(21)
+CASE(22)
 
 /* Consolidation's question: without node-b, where do its pods go? */
 static void test_remove_nodes(void) {
@@ -385,6 +403,8 @@ NW_TEST_CASES({"spread_zone", test_0}, {"spread_min_domains", test_1},
               {"existing_nodes_first", test_17}, {"host_ports", test_18},
               {"inverse_anti_affinity", test_19},
               {"relax_pod_affinity_before_node_affinity", test_20},
+              {"spread_hostname_one_per_node", test_21},
+              {"taints_on_existing_nodes", test_22},
               {"remove_nodes_reschedules", test_remove_nodes},
               {"deterministic", test_deterministic});
 NW_TEST_MAIN("scheduling", NULL, NULL);
