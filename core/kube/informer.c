@@ -244,7 +244,9 @@ static void backoff(nw__informer *inf, void (*step)(nw__informer *)) {
 static void list_restart(nw__informer *inf) {
   set_str(&inf->cont, NULL);
   json_decref(inf->seen);
-  inf->seen = json_object();
+  /* Listed keys are only needed to find deletions in a non-empty cache;
+   * skipping them on the first list saves memory and heap fragmentation. */
+  inf->seen = json_object_size(inf->store) ? json_object() : NULL;
   list_page(inf);
 }
 
@@ -254,7 +256,7 @@ static void list_finish(nw__informer *inf) {
   const char *key;
   json_t *v;
   json_object_foreach(inf->store, key, v) {
-    if (!json_object_get(inf->seen, key))
+    if (inf->seen && !json_object_get(inf->seen, key))
       json_array_append_new(gone, json_string(key));
   }
   size_t i;
