@@ -146,6 +146,19 @@ static void check_tainted_node(const fixture *f, const nw__sched_result *r) {
   CU_ASSERT_EQUAL(placed(f, r, "batch")->kind, NW__PLACE_NODE);
 }
 
+static void check_limits_existing(const fixture *f,
+                                  const nw__sched_result *r) {
+  /* A 4-cpu node of the pool already uses half of the 8-cpu limit. */
+  CU_ASSERT_EQUAL(r->n_claims, 1);
+  CU_ASSERT_TRUE(has_error(f, r, "big-3", "exceed limits"));
+}
+
+static void check_limits_nodes(const fixture *f, const nw__sched_result *r) {
+  CU_ASSERT_EQUAL(r->n_claims, 3);
+  CU_ASSERT_EQUAL(r->n_unschedulable, 1);
+  CU_ASSERT_TRUE(has_error(f, r, "big-3", "exceed limits"));
+}
+
 static void check_gpu(const fixture *f, const nw__sched_result *r) {
   (void)f;
   CU_ASSERT_EQUAL(r->n_scheduled, 2);
@@ -254,6 +267,8 @@ static const scase cases[] = {
     {"relax-order", "diverse:4", check_relax_order},
     {"spread-hostname", "diverse:4", check_spread_hostname},
     {"tainted-node", "diverse:4", check_tainted_node},
+    {"limits-existing-usage", "diverse:4", check_limits_existing},
+    {"limits-nodes", "diverse:4", check_limits_nodes},
 };
 
 /* NW_TEST_VERBOSE=1 prints every result, to see what a case decided. */
@@ -319,6 +334,8 @@ CASE(19)
 CASE(20)
 CASE(21)
 CASE(22)
+CASE(23)
+CASE(24)
 
 /* Consolidation's question: without node-b, where do its pods go? */
 static void test_remove_nodes(void) {
@@ -405,6 +422,8 @@ NW_TEST_CASES({"spread_zone", test_0}, {"spread_min_domains", test_1},
               {"relax_pod_affinity_before_node_affinity", test_20},
               {"spread_hostname_one_per_node", test_21},
               {"taints_on_existing_nodes", test_22},
+              {"limits_count_existing_nodes", test_23},
+              {"limits_on_node_count", test_24},
               {"remove_nodes_reschedules", test_remove_nodes},
               {"deterministic", test_deterministic});
 NW_TEST_MAIN("scheduling", NULL, NULL);
