@@ -159,6 +159,31 @@ static void check_limits_nodes(const fixture *f, const nw__sched_result *r) {
   CU_ASSERT_TRUE(has_error(f, r, "big-3", "exceed limits"));
 }
 
+/* One web pod runs on a (tainted) node in test-zone-1; the new one is too
+ * big for that node, so a claim is made in the zone the spread allows. */
+static void expect_zone(const fixture *f, const nw__sched_result *r,
+                        const char *zone) {
+  const char *z = claim_single(claim_of(f, r, "web-new"), ZONE);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(z);
+  CU_ASSERT_STRING_EQUAL(z, zone);
+}
+
+static void check_taints_ignore(const fixture *f, const nw__sched_result *r) {
+  expect_zone(f, r, "test-zone-2"); /* zone-1 already has one */
+}
+
+static void check_taints_honor(const fixture *f, const nw__sched_result *r) {
+  expect_zone(f, r, "test-zone-1"); /* the tainted node does not count */
+}
+
+static void check_match_label_keys(const fixture *f,
+                                   const nw__sched_result *r) {
+  /* The old revision's pod does not count, so the node in test-zone-1
+   * (untainted here, with room) is allowed; without matchLabelKeys the
+   * skew would be 2 there. */
+  CU_ASSERT_EQUAL(placed(f, r, "web-new")->kind, NW__PLACE_NODE);
+}
+
 static void check_gpu(const fixture *f, const nw__sched_result *r) {
   (void)f;
   CU_ASSERT_EQUAL(r->n_scheduled, 2);
@@ -269,6 +294,9 @@ static const scase cases[] = {
     {"tainted-node", "diverse:4", check_tainted_node},
     {"limits-existing-usage", "diverse:4", check_limits_existing},
     {"limits-nodes", "diverse:4", check_limits_nodes},
+    {"spread-taints-ignore", "diverse:4", check_taints_ignore},
+    {"spread-taints-honor", "diverse:4", check_taints_honor},
+    {"spread-match-label-keys", "diverse:4", check_match_label_keys},
 };
 
 /* NW_TEST_VERBOSE=1 prints every result, to see what a case decided. */
@@ -336,6 +364,9 @@ CASE(21)
 CASE(22)
 CASE(23)
 CASE(24)
+CASE(25)
+CASE(26)
+CASE(27)
 
 /* Consolidation's question: without node-b, where do its pods go? */
 static void test_remove_nodes(void) {
@@ -424,6 +455,9 @@ NW_TEST_CASES({"spread_zone", test_0}, {"spread_min_domains", test_1},
               {"taints_on_existing_nodes", test_22},
               {"limits_count_existing_nodes", test_23},
               {"limits_on_node_count", test_24},
+              {"spread_node_taints_policy_ignore", test_25},
+              {"spread_node_taints_policy_honor", test_26},
+              {"spread_match_label_keys", test_27},
               {"remove_nodes_reschedules", test_remove_nodes},
               {"deterministic", test_deterministic});
 NW_TEST_MAIN("scheduling", NULL, NULL);
