@@ -39,7 +39,8 @@ int fixture_load(fixture *f, const char *name, const char *catalog) {
   const nw__pv **pvs = NULL;
   const nw__pvc **pvcs = NULL;
   const nw__storage_class **scs = NULL;
-  size_t nds = 0, npv = 0, npvc = 0, nsc = 0;
+  const nw__namespace **nss = NULL;
+  size_t nds = 0, npv = 0, npvc = 0, nsc = 0, nns = 0;
   json_t *items = json_object_get(root, "items");
   for (size_t i = 0; i < json_array_size(items); i++) {
     json_t *o = json_array_get(items, i);
@@ -64,6 +65,9 @@ int fixture_load(fixture *f, const char *name, const char *catalog) {
     else if (strcmp(kind, "StorageClass") == 0 &&
              (x = nw__storage_class_decode(o, f->a, &err)))
       PUSH(scs, nsc, (const nw__storage_class *)x);
+    else if (strcmp(kind, "Namespace") == 0 &&
+             (x = nw__namespace_decode(o, f->a, &err)))
+      PUSH(nss, nns, (const nw__namespace *)x);
     if (!x) {
       fprintf(stderr, "%s: item %zu: %s\n", path, i, err.message);
       json_decref(root);
@@ -97,6 +101,7 @@ int fixture_load(fixture *f, const char *name, const char *catalog) {
   KEEP(const nw__pv *, pvs, npv);
   KEEP(const nw__pvc *, pvcs, npvc);
   KEEP(const nw__storage_class *, scs, nsc);
+  KEEP(const nw__namespace *, nss, nns);
   free((void *)pools);
   free((void *)nodes);
   free((void *)pods);
@@ -105,7 +110,8 @@ int fixture_load(fixture *f, const char *name, const char *catalog) {
                             .daemonsets = ds_k, .n_pvs = npv, .pvs = pvs_k,
                             .n_pvcs = npvc, .pvcs = pvcs_k,
                             .n_storage_classes = nsc,
-                            .storage_classes = scs_k};
+                            .storage_classes = scs_k, .n_namespaces = nns,
+                            .namespaces = nss_k};
   return 0;
 }
 

@@ -184,6 +184,15 @@ static void check_match_label_keys(const fixture *f,
   CU_ASSERT_EQUAL(placed(f, r, "web-new")->kind, NW__PLACE_NODE);
 }
 
+static void check_affinity_running(const fixture *f,
+                                   const nw__sched_result *r) {
+  /* The db pod runs in test-zone-3 in namespace "data" (team=data). */
+  CU_ASSERT_STRING_EQUAL(claim_single(claim_of(f, r, "api"), ZONE),
+                         "test-zone-3");
+  /* Selecting team=web namespaces finds no db pod to be near. */
+  CU_ASSERT_TRUE(has_error(f, r, "api-wrong-ns", "pod affinity"));
+}
+
 static void check_gpu(const fixture *f, const nw__sched_result *r) {
   (void)f;
   CU_ASSERT_EQUAL(r->n_scheduled, 2);
@@ -297,6 +306,7 @@ static const scase cases[] = {
     {"spread-taints-ignore", "diverse:4", check_taints_ignore},
     {"spread-taints-honor", "diverse:4", check_taints_honor},
     {"spread-match-label-keys", "diverse:4", check_match_label_keys},
+    {"affinity-running-pods", "diverse:4", check_affinity_running},
 };
 
 /* NW_TEST_VERBOSE=1 prints every result, to see what a case decided. */
@@ -367,6 +377,7 @@ CASE(24)
 CASE(25)
 CASE(26)
 CASE(27)
+CASE(28)
 
 /* Consolidation's question: without node-b, where do its pods go? */
 static void test_remove_nodes(void) {
@@ -458,6 +469,7 @@ NW_TEST_CASES({"spread_zone", test_0}, {"spread_min_domains", test_1},
               {"spread_node_taints_policy_ignore", test_25},
               {"spread_node_taints_policy_honor", test_26},
               {"spread_match_label_keys", test_27},
+              {"affinity_to_running_pods_namespace_selector", test_28},
               {"remove_nodes_reschedules", test_remove_nodes},
               {"deterministic", test_deterministic});
 NW_TEST_MAIN("scheduling", NULL, NULL);
