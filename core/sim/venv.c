@@ -26,7 +26,17 @@ struct nw__venv {
   size_t len, cap;
   nw__venv_event_fn on_event;
   void *event_user;
+  /* Objects a write replaced or removed, kept alive until the callback
+   * that wrote returns: in the daemon a write reaches the store only with
+   * the next watch event, so a controller may still read the object it
+   * just patched, and here it still can. */
+  json_t *graveyard;
 };
+
+static void bury(nw__venv *v, json_t *obj) {
+  if (obj)
+    json_array_append(v->graveyard, obj);
+}
 
 /* ---- the timer heap ------------------------------------------------- */
 
@@ -123,6 +133,7 @@ uint64_t nw__venv_run_until(nw__venv *v, int64_t until_ms) {
      * callback may start new timers. */
     free(t);
     fn(arg);
+    json_array_clear(v->graveyard);
     fired++;
   }
   if (until_ms > v->now)
@@ -338,6 +349,7 @@ static void api_patch(nw__env *env, nw__kind kind, const char *ns,
   json_t *next = nw__merge_patch(cur, p);
   json_decref(p);
   bump_version(v, next);
+  bury(v, cur);
   if (nw__obj_deleting(next) && finalizers_empty(next)) {
     nw__store_remove(env->store, kind, ns, name);
     answer(v, done, arg, NW_OK, next, NULL);
@@ -357,6 +369,7 @@ static void api_remove(nw__env *env, nw__kind kind, const char *ns,
            nw__kind_name(kind), ns ? ns : "", ns ? "/" : "", name);
     return;
   }
+  bury(v, cur);
   if (finalizers_empty(cur)) {
     json_t *last = json_incref(cur);
     nw__store_remove(env->store, kind, ns, name);
@@ -424,6 +437,7 @@ static void charge_pdbs(nw__venv *v, const json_t *pod, json_t *pdbs) {
     json_object_set_new(json_object_get(copy, "status"), "disruptionsAllowed",
                         json_integer(allowed - 1));
     bump_version(v, copy);
+    bury(v, pdb);
     nw__store_put(v->env.store, NW__K_PDB, copy);
   }
 }
@@ -453,6 +467,7 @@ static void api_evict(nw__env *env, const char *ns, const char *name,
     return;
   }
   json_t *last = json_incref(pod);
+  bury(v, pod);
   charge_pdbs(v, pod, c.arr);
   json_decref(c.arr);
   nw__store_remove(env->store, NW__K_POD, ns, name);
@@ -491,6 +506,7 @@ nw__venv *nw__venv_new(nw__store *store, nw__plugin_set *plugins,
   v->env.batch_max_ms = 10000;
   v->now = start_ms;
   v->rng = seed;
+  v->graveyard = json_array();
   return v;
 }
 
@@ -509,6 +525,7 @@ void nw__venv_free(nw__venv *v) {
     free(v->heap[i]);
   }
   free(v->heap);
+  json_decref(v->graveyard);
   free(v);
 }
 

@@ -20,7 +20,11 @@
  *    PodDisruptionBudget matching the pod allows no disruption
  *    (status.disruptionsAllowed, which the simulated world keeps current);
  *  - every `done` callback runs from the timer queue at the current
- *    instant (never inside the call), as an asynchronous API would.
+ *    instant (never inside the call), as an asynchronous API would;
+ *  - writes reach the store at once, but an object a write replaces or
+ *    removes stays valid until the timer callback that wrote returns (in
+ *    the daemon the store changes only with the next watch event, so a
+ *    controller may read what it just patched).
  */
 #ifndef NW_SIM_VENV_H
 #define NW_SIM_VENV_H
