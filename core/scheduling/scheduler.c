@@ -1452,6 +1452,8 @@ static void record(solve *v, spod *sp, const slot *sl) {
 /* ---- fitting ----------------------------------------------------------------- */
 
 static int ports_conflict(const slot *sl, const nw__pod *p) {
+  if (!p->n_host_ports || !sl->n_ports)
+    return 0;
   for (size_t i = 0; i < p->n_host_ports; i++)
     for (size_t j = 0; j < sl->n_ports; j++) {
       const nw__host_port *a = &p->host_ports[i], *b = sl->ports[j];
@@ -1678,6 +1680,8 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
   uint32_t k = 0, k_eff = 0;
   size_t pidx = (size_t)(c->pool - s->pools);
   uint32_t n_first = fresh ? c->n_types : c->n_eff;
+  rvec mf;                     /* maxfree of what is kept, computed here */
+  memset(&mf, 0, sizeof(mf));
   for (uint32_t i = 0; i < c->n_types; i++) {
     if (i == n_first) {
       k_eff = k;
@@ -1703,6 +1707,12 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
     if (!ok || ((fresh || offer_check) && !type_offerable(s, ty, &merged)))
       continue;
     keep[k++] = ti;
+    if (!fresh && v->eff[pidx][ti] >= c->e_floor)
+      for (uint32_t q = 0; q < s->nres; q++) {
+        int64_t f = ty->alloc.v[q] - c->pool->ds[ti].v[q];
+        if (f > mf.v[q])
+          mf.v[q] = f;
+      }
   }
   if (k == 0) {
     if (v->msg) {
@@ -1773,7 +1783,10 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
     /* The list only shrinks: compact it in place. */
     memcpy(c->types, keep, k * sizeof(*keep));
     c->n_types = k;
-    update_maxfree(v, c);
+    if (fresh)
+      update_maxfree(v, c);
+    else
+      c->maxfree = mf;
   }
   c->n_eff = k_eff;
   c->used = total;
@@ -1896,8 +1909,10 @@ static int place(solve *v, spod *sp) {
         res = R_MONO;
     }
     if (res == R_OK) {
-      memmove(L->ids + w, L->ids + r, (L->n - r) * sizeof(*L->ids));
-      L->n = w + (L->n - r);
+      if (w != r) {
+        memmove(L->ids + w, L->ids + r, (L->n - r) * sizeof(*L->ids));
+        L->n = w + (L->n - r);
+      }
       v->msg = saved;
       sp->kind = NW__PLACE_CLAIM;
       sp->where = i;
