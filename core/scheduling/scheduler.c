@@ -1654,10 +1654,13 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
   if (res_fail)
     return R_RES;
   /* Which keys narrowed: the types only need checking on those. */
+  /* A fresh claim starts from its pool's requirements, which every type
+   * of the pool was checked against when the scheduler was built, so it
+   * too only needs the narrowed keys checked. */
   const nw__sreq *ck[16];
   uint32_t nck = 0;
-  int offer_check = fresh;
-  if (changed && !fresh) {
+  int offer_check = 0, full = 0;
+  if (changed) {
     for (uint32_t i = 0; i < merged.n; i++) {
       const nw__sreq *old = nw__sreqs_get(&c->reqs, merged.r[i].key);
       if (old && old->vals == merged.r[i].vals && old->n == merged.r[i].n &&
@@ -1665,7 +1668,7 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
           old->has_gt == merged.r[i].has_gt && old->has_lt == merged.r[i].has_lt)
         continue;
       if (nck == 16) {
-        fresh = 1; /* Too many to track: check everything. */
+        full = 1; /* Too many to track: check everything. */
         break;
       }
       ck[nck++] = &merged.r[i];
@@ -1697,14 +1700,14 @@ static int try_claim(solve *v, spod *sp, slot *c, int fresh, int classify) {
     rvec_add(&need, &c->pool->ds[ti], s->nres);
     if (!rvec_fits(&need, &ty->alloc, s->nres))
       continue;
-    if (fresh && !nw__sreqs_intersects(&s->st, &ty->reqs, &merged, NULL))
+    if (full && !nw__sreqs_intersects(&s->st, &ty->reqs, &merged, NULL))
       continue;
     int ok = 1;
-    for (uint32_t j = 0; j < nck && ok && !fresh; j++) {
+    for (uint32_t j = 0; j < nck && ok && !full; j++) {
       const nw__sreq *tr = nw__sreqs_get(&ty->reqs, ck[j]->key);
       ok = !tr || nw__sreq_compatible(&s->st, tr, ck[j]);
     }
-    if (!ok || ((fresh || offer_check) && !type_offerable(s, ty, &merged)))
+    if (!ok || ((full || offer_check) && !type_offerable(s, ty, &merged)))
       continue;
     keep[k++] = ti;
     if (!fresh && v->eff[pidx][ti] >= c->e_floor)
