@@ -187,6 +187,12 @@ typedef struct aws_unavailable {
   int64_t until_ms;
 } aws_unavailable;
 
+typedef struct aws_lt_entry {
+  char name[128];
+  char id[64];
+  int64_t used_ms;           /* monotonic, last launch that used it */
+} aws_lt_entry;
+
 typedef struct aws_instance_rec {
   char id[32];
   char zone[32];
@@ -219,7 +225,9 @@ typedef struct aws_state {
   size_t n_unavailable, cap_unavailable;
   aws_unavailable *unavailable;
   size_t n_lts, cap_lts;
-  char **lt_names, **lt_ids; /* launch template cache: name -> id */
+  struct aws_lt_entry *lts;  /* launch template cache: name -> id */
+  int64_t lt_ttl_ms;         /* unused this long: deleted from EC2 */
+  pthread_rwlock_t lt_lock;  /* launches read, template deletion writes */
   size_t n_instances, cap_instances;
   aws_instance_rec *instances; /* instance id -> zone, for events */
 

@@ -942,10 +942,12 @@ static nw_status lt_data(aws_state *s, const aws_node_class *nc,
 static const char *lt_cached(aws_state *s, const char *name, char *id,
                              size_t len) {
   const char *hit = NULL;
+  int64_t now = s->host->monotonic_ms(s->h);
   pthread_mutex_lock(&s->mu);
   for (size_t i = 0; i < s->n_lts && !hit; i++)
-    if (strcmp(s->lt_names[i], name) == 0) {
-      snprintf(id, len, "%s", s->lt_ids[i]);
+    if (strcmp(s->lts[i].name, name) == 0) {
+      snprintf(id, len, "%s", s->lts[i].id);
+      s->lts[i].used_ms = now;
       hit = id;
     }
   pthread_mutex_unlock(&s->mu);
@@ -953,23 +955,84 @@ static const char *lt_cached(aws_state *s, const char *name, char *id,
 }
 
 static void lt_remember(aws_state *s, const char *name, const char *id) {
+  int64_t now = s->host->monotonic_ms(s->h);
   pthread_mutex_lock(&s->mu);
   if (s->n_lts == s->cap_lts) {
     size_t cap = s->cap_lts ? s->cap_lts * 2 : 8;
-    char **n = realloc(s->lt_names, cap * sizeof(*n));
-    if (n)
-      s->lt_names = n;
-    char **i = n ? realloc(s->lt_ids, cap * sizeof(*i)) : NULL;
-    if (i)
-      s->lt_ids = i;
-    if (n && i)
+    aws_lt_entry *n = realloc(s->lts, cap * sizeof(*n));
+    if (n) {
+      s->lts = n;
       s->cap_lts = cap;
+    }
   }
   if (s->n_lts < s->cap_lts) {
-    s->lt_names[s->n_lts] = strdup(name);
-    s->lt_ids[s->n_lts++] = strdup(id);
+    aws_lt_entry *e = &s->lts[s->n_lts++];
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    e->used_ms = now;
   }
   pthread_mutex_unlock(&s->mu);
+}
+
+/* Forgets every cached template (one was deleted behind our back). */
+static void lt_forget_all(aws_state *s) {
+  pthread_mutex_lock(&s->mu);
+  s->n_lts = 0;
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* Deletes the templates no launch has needed for launch_template_ttl_s:
+ * content hashes change with AMIs, labels and node classes, and EC2 keeps
+ * at most 5,000 templates per region.  Instances never need their
+ * template after launch. */
+static int lt_any_expired(aws_state *s, int64_t now) {
+  int any = 0;
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < s->n_lts && !any; i++)
+    any = now - s->lts[i].used_ms >= s->lt_ttl_ms;
+  pthread_mutex_unlock(&s->mu);
+  return any;
+}
+
+/* Deleting takes lt_lock for writing: launches hold it for reading from
+ * choosing their templates to CreateFleet, so a template found by name
+ * is never deleted under a launch that is about to use it. */
+static void lt_sweep(aws_state *s, nw_arena *arena) {
+  if (s->lt_ttl_ms <= 0 || !lt_any_expired(s, s->host->monotonic_ms(s->h)))
+    return;
+  pthread_rwlock_wrlock(&s->lt_lock);
+  int64_t now = s->host->monotonic_ms(s->h);
+  aws_lt_entry gone[16];
+  size_t n_gone = 0;
+  pthread_mutex_lock(&s->mu);
+  for (size_t i = 0; i < s->n_lts;) {
+    if (now - s->lts[i].used_ms < s->lt_ttl_ms || n_gone == 16) {
+      i++;
+      continue;
+    }
+    gone[n_gone++] = s->lts[i];
+    s->lts[i] = s->lts[--s->n_lts];
+  }
+  pthread_mutex_unlock(&s->mu);
+  for (size_t i = 0; i < n_gone; i++) {
+    nw_aws_params p = {0};
+    nw_aws_params_add(&p, "LaunchTemplateId", gone[i].id);
+    xmlDocPtr doc = NULL;
+    nw_error err = {0};
+    nw_status st = nw_aws_query(s->client, "ec2", "DeleteLaunchTemplate",
+                                EC2_VERSION, &p, arena, &doc, NULL, &err);
+    nw_aws_params_free(&p);
+    xmlFreeDoc(doc);
+    if (st == NW_OK || st == NW_ERR_NOT_FOUND) {
+      s->host->counter_add(s->h, "aws_launch_template_deleted_total", NULL, 1);
+      s->host->log(s->h, NW_LOG_INFO, "deleted unused launch template %s (%s)",
+                   gone[i].name, gone[i].id);
+    } else {
+      s->host->log(s->h, NW_LOG_WARN, "launch template %s: %s", gone[i].name,
+                   err.message);
+    }
+  }
+  pthread_rwlock_unlock(&s->lt_lock);
 }
 
 static nw_status lt_lookup(aws_state *s, const char *name, nw_arena *arena,
@@ -1035,9 +1098,19 @@ static nw_status ensure_lt(aws_state *s, const aws_node_class *nc,
   add_tag_spec(&data, 1, "launch-template", 3, keys, vals, "");
   free(ckey);
   xmlDocPtr doc = NULL;
+  nw_aws_fault fault;
   st = nw_aws_query(s->client, "ec2", "CreateLaunchTemplate", EC2_VERSION,
-                    &data, arena, &doc, NULL, err);
+                    &data, arena, &doc, &fault, err);
   nw_aws_params_free(&data);
+  if (st != NW_OK &&
+      strcmp(fault.code, "InvalidLaunchTemplateName.AlreadyExistsException") == 0) {
+    /* A concurrent launch made the same template first: same content,
+     * same name, so theirs is ours. */
+    st = lt_lookup(s, name, arena, id, len, err);
+    if (st == NW_OK)
+      lt_remember(s, name, id);
+    return st;
+  }
   if (st != NW_OK)
     return st;
   char *got = nw_aws_xml_text(xmlDocGetRootElement(doc),
@@ -1768,6 +1841,8 @@ static nw_status launch(aws_state *s, const nw_node_claim *claim,
   qsort(cands, n, sizeof(*cands), cmp_candidate);
   if (n > MAX_OVERRIDES)
     n = MAX_OVERRIDES;
+  lt_sweep(s, arena);
+  pthread_rwlock_rdlock(&s->lt_lock);
 
   const char *archs[2];
   char lt_ids[2][64];
@@ -1806,6 +1881,14 @@ static nw_status launch(aws_state *s, const nw_node_claim *claim,
     st = fleet_batched(s, &p, cands[0].ct, claim->name, arena, &fi,
                        &whole_call, err);
     nw_aws_params_free(&p);
+    if (st == NW_ERR_NOT_FOUND && whole_call) {
+      /* InvalidLaunchTemplateId.NotFound: someone deleted a template we
+       * had cached.  Forget them; the retry makes them again. */
+      lt_forget_all(s);
+      st = NW_ERR_RETRYABLE;
+      if (err)
+        err->status = st;
+    }
     if (st == NW_ERR_INSUFFICIENT_CAPACITY && whole_call) {
       /* A whole-call capacity error: every override is out for now. */
       for (size_t i = 0; i < n; i++)
@@ -1827,6 +1910,7 @@ static nw_status launch(aws_state *s, const nw_node_claim *claim,
                    claim->name, fi.id, t->name, pick->zone, pick->ct);
     }
   }
+  pthread_rwlock_unlock(&s->lt_lock);
   free(cands);
   return st;
 }

@@ -18,6 +18,9 @@
  *   instance_types             ["m5.*", ...] limits DescribeInstanceTypes
  *   catalog_ttl_s              default 3600
  *   max_attempts, backoff_ms   retries of throttled calls (5, 100)
+ *   launch_template_ttl_s      launch templates this process made or used
+ *                              and no launch needed for this long are
+ *                              deleted (3600)
  *   node_class_cache_ttl_s     how long resolved subnets, security groups
  *                              and images are reused (60)
  *   create_batch_idle_ms, create_batch_max_ms
@@ -137,17 +140,13 @@ static void state_free(aws_state *s) {
   free(s->queue_url);
   aws_catalog_free(&s->catalog);
   free(s->unavailable);
-  for (size_t i = 0; i < s->n_lts; i++) {
-    free(s->lt_names[i]);
-    free(s->lt_ids[i]);
-  }
-  free(s->lt_names);
-  free(s->lt_ids);
+  free(s->lts);
   free(s->instances);
   free(s->resolve_cache);
   pthread_mutex_destroy(&s->mu);
   pthread_mutex_destroy(&s->umu);
   pthread_mutex_destroy(&s->bmu);
+  pthread_rwlock_destroy(&s->lt_lock);
   free(s);
 }
 
@@ -202,6 +201,7 @@ static nw_status plugin_init(const nw_host_api *host, nw_plugin_handle *h,
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->umu, NULL);
   pthread_mutex_init(&s->bmu, NULL);
+  pthread_rwlock_init(&s->lt_lock, NULL);
   s->host = host;
   s->h = h;
   s->config = cfg;
@@ -218,6 +218,7 @@ static nw_status plugin_init(const nw_host_api *host, nw_plugin_handle *h,
   s->catalog_ttl_ms = (int64_t)cfg_num(cfg, "catalog_ttl_s", 3600) * 1000;
   s->batch_idle_ms = (int)cfg_num(cfg, "create_batch_idle_ms", 35);
   s->resolve_ttl_ms = (int64_t)(cfg_num(cfg, "node_class_cache_ttl_s", 60) * 1000);
+  s->lt_ttl_ms = (int64_t)(cfg_num(cfg, "launch_template_ttl_s", 3600) * 1000);
   s->resolve_cache = calloc(AWS_RESOLVE_CACHE, sizeof(aws_resolve_entry));
   if (!s->resolve_cache) {
     state_free(s);

@@ -263,7 +263,7 @@ static int setup(void) {
            "\"c5.large\":0.085,\"m6g.large\":0.077},"
            "\"backoff_ms\":5,\"max_attempts\":4,"
            "\"create_batch_idle_ms\":400,\"create_batch_max_ms\":3000,"
-           "\"node_class_cache_ttl_s\":3,"
+           "\"node_class_cache_ttl_s\":3,\"launch_template_ttl_s\":4,"
            "\"cluster_endpoint\":\"https://example.eks\"}",
            g_cluster, g_endpoint, g_queue);
   g_set = nw__plugins_new(NULL);
@@ -1016,6 +1016,72 @@ static void test_batched_creates(void) {
   CU_ASSERT_TRUE(after - before >= 1 && after - before <= 2);
 }
 
+/* Ids of this cluster's launch templates, comma-separated. */
+static void cluster_lt_ids(char *out, size_t len) {
+  nw_aws_params q = {0};
+  char filter[160];
+  snprintf(filter, sizeof(filter), "nodewright/%s/*", g_cluster);
+  nw_aws_params_add(&q, "Filter.1.Name", "launch-template-name");
+  nw_aws_params_add(&q, "Filter.1.Value.1", filter);
+  xmlDocPtr doc = ec2("DescribeLaunchTemplates", &q);
+  out[0] = '\0';
+  xmlNodePtr set = nw_aws_xml_child(xmlDocGetRootElement(doc), "launchTemplates");
+  for (xmlNodePtr it = nw_aws_xml_child(set, "item"); it;
+       it = nw_aws_xml_next(it, "item")) {
+    char *id = nw_aws_xml_text(it, "launchTemplateId");
+    size_t n = strlen(out);
+    snprintf(out + n, len - n, "%s%s", n ? "," : "", id ? id : "");
+    free(id);
+  }
+  xmlFreeDoc(doc);
+}
+
+static nw_status create_simple(const char *suffix, nw_arena *a, nw_error *err) {
+  static const char *const types[] = {"m5.large"};
+  nw_requirement reqs[] = {
+      {"node.kubernetes.io/instance-type", NW_OP_IN, 1, types, 0},
+      {"karpenter.sh/capacity-type", NW_OP_IN, 1, V_ONDEMAND, 0}};
+  char name[128];
+  snprintf(name, sizeof(name), "%s-%s", g_cluster, suffix);
+  nw_node_claim claim = make_claim(name, reqs, 2);
+  nw_node_instance inst;
+  return g_vt->create(g_state, &claim, a, &inst, err);
+}
+
+/* Templates unused for launch_template_ttl_s (4 s here) are deleted on the
+ * next launch; a template deleted behind the plugin's back makes one
+ * launch fail retryably and the next one recreate it. */
+static void test_launch_template_gc(void) {
+  char before[2048], after[2048];
+  cluster_lt_ids(before, sizeof(before));
+  CU_ASSERT_TRUE_FATAL(before[0] != '\0');
+  double deleted = nw__metric_get("aws_launch_template_deleted_total", NULL);
+  usleep(4200 * 1000);
+  nw_arena *a = nw__arena_new();
+  nw_error err = {0};
+  nw_status st = create_simple("claim-gc", a, &err);
+  if (st != NW_OK)
+    fprintf(stderr, "create: %s\n", err.message);
+  CU_ASSERT_EQUAL_FATAL(st, NW_OK);
+  cluster_lt_ids(after, sizeof(after));
+  CU_ASSERT_TRUE(nw__metric_get("aws_launch_template_deleted_total", NULL) > deleted);
+  /* Every old template is gone; the launch made a fresh one. */
+  char *save = NULL;
+  for (char *id = strtok_r(before, ",", &save); id; id = strtok_r(NULL, ",", &save))
+    CU_ASSERT_PTR_NULL(strstr(after, id));
+  CU_ASSERT_TRUE(after[0] != '\0');
+  CU_ASSERT_PTR_NULL(strchr(after, ','));
+
+  /* Deleted behind our back. */
+  nw_aws_params p = {0};
+  nw_aws_params_add(&p, "LaunchTemplateId", after);
+  xmlFreeDoc(ec2("DeleteLaunchTemplate", &p));
+  CU_ASSERT_EQUAL(create_simple("claim-gc2", a, &err), NW_ERR_RETRYABLE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "InvalidLaunchTemplateId.NotFound"));
+  CU_ASSERT_EQUAL(create_simple("claim-gc2", a, &err), NW_OK);
+  nw__arena_free(a);
+}
+
 static void test_terminate(void) {
   nw_arena *a = nw__arena_new();
   nw_error err = {0};
@@ -1047,5 +1113,6 @@ NW_TEST_CASES({"catalog", test_catalog},
               {"role_instance_profile", test_role_instance_profile},
               {"batched_creates", test_batched_creates},
               {"bottlerocket", test_bottlerocket},
+              {"launch_template_gc", test_launch_template_gc},
               {"terminate", test_terminate});
 NW_TEST_MAIN("aws-moto", setup, teardown);
