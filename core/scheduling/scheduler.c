@@ -131,6 +131,8 @@ typedef struct snode {
   epod *pods;
   size_t n_ports;
   const nw__host_port *const *ports;
+  const nw_taint *taints;      /* what blocks pods (see effective_taints) */
+  size_t n_taints;
 } snode;
 
 typedef struct skey {
@@ -816,6 +818,40 @@ static void compile_node(nw__scheduler *s, size_t i) {
   n->ports = ports;
 }
 
+/*
+ * Taints that keep pods off a node.  A node still coming up (in flight)
+ * carries taints that will go away — the pool's startupTaints, Karpenter's
+ * unregistered taint and the kubelet's not-ready ones — and, as Karpenter
+ * does, pods are planned onto it regardless of them.
+ */
+static void effective_taints(nw__scheduler *s, snode *n) {
+  const nw_taints *t = &n->src->node->taints;
+  n->taints = t->items;
+  n->n_taints = t->len;
+  if (!n->src->in_flight || t->len == 0)
+    return;
+  static const char *const transient[] = {
+      "karpenter.sh/unregistered", "node.kubernetes.io/not-ready",
+      "node.kubernetes.io/unreachable",
+      "node.cloudprovider.kubernetes.io/uninitialized"};
+  const nw_taints *startup = n->pool >= 0 ? &s->pools[n->pool].src->startup_taints
+                                          : NULL;
+  nw_taint *keep = nw__arena_alloc(s->a, t->len * sizeof(*keep));
+  size_t k = 0;
+  for (size_t i = 0; i < t->len; i++) {
+    int drop = 0;
+    for (size_t j = 0; j < sizeof(transient) / sizeof(transient[0]); j++)
+      drop |= strcmp(t->items[i].key, transient[j]) == 0;
+    for (size_t j = 0; startup && j < startup->len; j++)
+      drop |= strcmp(t->items[i].key, startup->items[j].key) == 0 &&
+              t->items[i].effect == startup->items[j].effect;
+    if (!drop)
+      keep[k++] = t->items[i];
+  }
+  n->taints = keep;
+  n->n_taints = k;
+}
+
 /* In-flight claims get the overhead of daemonsets not running there yet. */
 static void inflight_overhead(nw__scheduler *s, snode *n) {
   for (size_t d = 0; d < s->in->n_daemonsets; d++) {
@@ -828,8 +864,7 @@ static void inflight_overhead(nw__scheduler *s, snode *n) {
                 strcmp(n->pods[j].p->owner_name, ds->name) == 0;
     if (running)
       continue;
-    if (!tolerates_all(&ds->pod, n->src->node->taints.items,
-                       n->src->node->taints.len, 0, NULL))
+    if (!tolerates_all(&ds->pod, n->taints, n->n_taints, 0, NULL))
       continue;
     nw__sreqs dr = pod_strict_static(s, &ds->pod);
     if (!nw__sreqs_compatible(&s->st, &n->reqs, &dr, NULL, NULL, NULL))
@@ -893,6 +928,7 @@ nw__scheduler *nw__scheduler_new(const nw__sched_input *in, nw_error *err) {
   s->nodes = nw__arena_alloc(s->a, (in->n_nodes + 1) * sizeof(*s->nodes));
   for (size_t i = 0; i < in->n_nodes; i++) {
     compile_node(s, i);
+    effective_taints(s, &s->nodes[i]);
     if (in->nodes[i].in_flight)
       inflight_overhead(s, &s->nodes[i]);
   }
@@ -2095,8 +2131,8 @@ static void init_slots(solve *v, const nw__sched_opts *o) {
     sl->node = i;
     sl->reqs = n->reqs;
     sl->host = n->host;
-    sl->taints = n->src->node->taints.items;
-    sl->n_taints = n->src->node->taints.len;
+    sl->taints = n->taints;
+    sl->n_taints = n->n_taints;
     sl->alloc = n->alloc;
     sl->used = n->used;
     sl->ports = n->ports;

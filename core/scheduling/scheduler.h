@@ -80,7 +80,10 @@ typedef struct nw__sched_node {
   size_t n_pods;
   const nw__pod *const *pods;        /* borrowed; terminal pods are skipped */
   /* For an in-flight claim whose daemonset pods are not running yet: the
-   * scheduler reserves the overhead of daemonsets that will land on it. */
+   * scheduler reserves the overhead of daemonsets that will land on it,
+   * and ignores taints that go away once it is ready (the pool's
+   * startupTaints, karpenter.sh/unregistered, node.kubernetes.io/not-ready
+   * and /unreachable, node.cloudprovider.kubernetes.io/uninitialized). */
   int in_flight;
   /* Pool that owns it ("" or NULL: read label karpenter.sh/nodepool);
    * its capacity counts against that pool's limits. */

@@ -87,7 +87,13 @@ int fixture_load(fixture *f, const char *name, const char *catalog) {
     for (size_t j = 0; j < npo; j++)
       if (pods[j]->node_name && strcmp(pods[j]->node_name, nodes[i]->name) == 0)
         bound[k++] = pods[j];
-    sn[i] = (nw__sched_node){.node = nodes[i], .n_pods = k, .pods = bound};
+    /* A node Karpenter has not registered yet carries its taint. */
+    int in_flight = 0;
+    for (size_t t = 0; t < nodes[i]->taints.len; t++)
+      in_flight |= strcmp(nodes[i]->taints.items[t].key,
+                          "karpenter.sh/unregistered") == 0;
+    sn[i] = (nw__sched_node){.node = nodes[i], .n_pods = k, .pods = bound,
+                             .in_flight = in_flight};
   }
   for (size_t j = 0; j < npo; j++)
     if (!pods[j]->node_name)

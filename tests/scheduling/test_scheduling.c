@@ -193,6 +193,15 @@ static void check_affinity_running(const fixture *f,
   CU_ASSERT_TRUE(has_error(f, r, "api-wrong-ns", "pod affinity"));
 }
 
+static void check_in_flight(const fixture *f, const nw__sched_result *r) {
+  /* The node is coming up: its unregistered and startup taints do not
+   * count, its real taint does; the daemonset's 1 cpu is reserved, so of
+   * 4 cpu only 3 are free: "web" (2) fits, "web-2" (1.5) does not. */
+  CU_ASSERT_EQUAL(placed(f, r, "web")->kind, NW__PLACE_NODE);
+  CU_ASSERT_EQUAL(placed(f, r, "web-2")->kind, NW__PLACE_CLAIM);
+  CU_ASSERT_EQUAL(placed(f, r, "other")->kind, NW__PLACE_CLAIM);
+}
+
 static void check_gpu(const fixture *f, const nw__sched_result *r) {
   (void)f;
   CU_ASSERT_EQUAL(r->n_scheduled, 2);
@@ -307,6 +316,7 @@ static const scase cases[] = {
     {"spread-taints-honor", "diverse:4", check_taints_honor},
     {"spread-match-label-keys", "diverse:4", check_match_label_keys},
     {"affinity-running-pods", "diverse:4", check_affinity_running},
+    {"in-flight-node", "diverse:4", check_in_flight},
 };
 
 /* NW_TEST_VERBOSE=1 prints every result, to see what a case decided. */
@@ -378,6 +388,7 @@ CASE(25)
 CASE(26)
 CASE(27)
 CASE(28)
+CASE(29)
 
 /* Consolidation's question: without node-b, where do its pods go? */
 static void test_remove_nodes(void) {
@@ -470,6 +481,7 @@ NW_TEST_CASES({"spread_zone", test_0}, {"spread_min_domains", test_1},
               {"spread_node_taints_policy_honor", test_26},
               {"spread_match_label_keys", test_27},
               {"affinity_to_running_pods_namespace_selector", test_28},
+              {"in_flight_node_startup_taints_and_daemonsets", test_29},
               {"remove_nodes_reschedules", test_remove_nodes},
               {"deterministic", test_deterministic});
 NW_TEST_MAIN("scheduling", NULL, NULL);
