@@ -444,6 +444,8 @@ static int parse_static_node(ctx *c, const nw__ynode *n, size_t i,
   snprintf(where, sizeof(where), "nodes[%zu]", i);
   if (want(c, n, NW__Y_MAP, where) != 0 || only_keys(c, n, where, keys) != 0)
     return -1;
+  sn->line = n->line;
+  sn->column = n->column;
   const nw__ynode *f;
   if (!(f = nw__ymap_get(n, "name")) || get_str(c, f, "name", &sn->name))
     return f ? -1 : bad(c, n, "%s: name is required", where);

@@ -65,6 +65,7 @@ typedef struct nw__sim_static_node {
   const char *capacity_type;
   json_t *labels;              /* object */
   json_t *taints;              /* array of Kubernetes taints */
+  int line, column;            /* of its entry, for errors found later */
 } nw__sim_static_node;
 
 typedef enum nw__sim_event_kind {

@@ -1216,8 +1216,9 @@ static int static_nodes(nw__world *w, char *err, size_t errlen) {
     const nw__sim_static_node *sn = &w->sc->static_nodes[i];
     const nw_instance_type *it = find_type(w, sn->instance_type);
     if (!it) {
-      snprintf(err, errlen, "%s: nodes[%zu]: instance type %s is not in the "
-               "catalog", w->sc->file, i, sn->instance_type);
+      snprintf(err, errlen, "%s:%d:%d: nodes[%zu]: instance type %s is not "
+               "in the catalog", w->sc->file, sn->line, sn->column, i,
+               sn->instance_type);
       return -1;
     }
     const char *zone = sn->zone;
