@@ -30,6 +30,8 @@ cleanup() {
   kubectl delete kindnodeclass virtual --ignore-not-found --wait=false >/dev/null 2>&1
   ids=$(curl -s --unix-socket "$sock" "http://d/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.x-k8s.kind.cluster%3D$cluster%22%5D%7D" | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))' 2>/dev/null)
   for id in $ids; do curl -s -X DELETE --unix-socket "$sock" "http://d/containers/$id?force=1&v=1" >/dev/null; done
+  # Keep the daemon logs beside the build for whoever reads a failure.
+  mkdir -p "$build/e2e-logs" && cp "$work"/*.log "$build/e2e-logs/" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -195,6 +197,70 @@ victim=$(echo "$containers" | python3 -c 'import json,sys; print(json.load(sys.s
 curl -s -X POST --unix-socket "$sock" "http://d/containers/$victim/kill" >/dev/null
 check "the killed node's claim is deleted" wait_for 90 sh -c "! kubectl get nodes $victim >/dev/null 2>&1"
 check "all 24 replicas Running again" wait_for 240 running 24
+
+# Bad input: each is a clear error, and the daemon keeps running.
+out=$(kubectl apply -f - 2>&1 <<YAML
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: bad-operator}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: nodewright.dev, kind: KindNodeClass, name: virtual}
+      requirements: [{key: kubernetes.io/arch, operator: Within, values: [amd64]}]
+YAML
+)
+check "an invalid NodePool is rejected by CRD validation" grep -q "Unsupported value: \"Within\"" <<<"$out"
+
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: orphan-class}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: nodewright.dev, kind: KindNodeClass, name: does-not-exist}
+      requirements: [{key: kubernetes.io/arch, operator: In, values: [amd64]}]
+---
+apiVersion: nodewright.dev/v1alpha1
+kind: KindNodeClass
+metadata: {name: no-image}
+spec: {clusterName: $cluster, image: "nodewright/missing:1", network: none, runtime: virtual}
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: no-image}
+spec:
+  template:
+    metadata: {labels: {nodegroupname: no-image}}
+    spec:
+      nodeClassRef: {group: nodewright.dev, kind: KindNodeClass, name: no-image}
+      requirements: [{key: kubernetes.io/arch, operator: In, values: [amd64]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: wants-no-image}
+spec:
+  nodeSelector: {nodegroupname: no-image}
+  containers: [{name: c, image: x, resources: {requests: {cpu: 100m}}}]
+YAML
+pool_ready() { [[ $(kubectl get nodepool "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == "$2" ]]; }
+check "a NodePool with an unknown node class reports Ready=False" wait_for 30 pool_ready orphan-class False
+check "the kong NodePool reports Ready=True with its resources" wait_for 30 pool_ready kong True
+check "kong's status counts its nodes" [ "$(kubectl get nodepool kong -o jsonpath='{.status.resources.nodes}')" = "$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong -o name | wc -l)" ]
+image_event() { kubectl get events -A -o json | grep -q 'nodewright/missing:1'; }
+check "a missing image is reported as an event naming it" wait_for 60 image_event
+check "the daemon is still healthy" curl -sf "http://127.0.0.1:$port/healthz"
+kubectl delete pod wants-no-image --wait=false >/dev/null 2>&1
+kubectl delete nodepool orphan-class no-image --wait=false >/dev/null 2>&1
+for c in $(kubectl get nodeclaims -l karpenter.sh/nodepool=no-image -o name); do
+  kubectl patch "$c" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
+  kubectl delete "$c" --wait=false >/dev/null 2>&1
+done
+
+sed "s|socket: $sock|socket: $work/no-such.sock|" "$work/nodewright.yaml" >"$work/nosock.yaml"
+"$build/bin/nodewright" run --config "$work/nosock.yaml" --check >"$work/nosock.log" 2>&1
+check "a missing docker socket fails --check naming the socket" grep -q "no-such.sock" "$work/nosock.log"
 
 log "daemon log tail:"; tail -n 15 "$work/daemon2.log"
 echo "$passed passed, $failed failed"
