@@ -125,6 +125,7 @@ struct nw__world {
   json_t *samples;
   json_t *decisions;
   size_t pod_events;
+  json_t *nominated;       /* claim name -> {pod key: true} nominated */
 };
 
 #define GROW(arr, n, cap)                                                     \
@@ -210,6 +211,53 @@ static void node_decode(nw__world *w, snode *n, const json_t *obj) {
   w->sched_dirty = 1;
 }
 
+/* Instance types the claim allowed (its instance-type In requirement),
+ * or 0 when it named none. */
+static size_t claim_options(const json_t *claim) {
+  const json_t *reqs =
+      json_object_get(json_object_get(claim, "spec"), "requirements");
+  size_t i;
+  const json_t *r;
+  json_array_foreach(reqs, i, r) {
+    const char *k = json_string_value(json_object_get(r, "key"));
+    const char *op = json_string_value(json_object_get(r, "operator"));
+    if (k && op && strcmp(k, "node.kubernetes.io/instance-type") == 0 &&
+        strcmp(op, "In") == 0)
+      return json_array_size(json_object_get(r, "values"));
+  }
+  return 0;
+}
+
+/* "launched c6a.2xlarge (on-demand, us-east-1a) for 4 pods: cheapest of
+ * 37 candidate types, $0.3060/h, NodePool kong, claim kong-x".  The
+ * candidates are the claim's instance-type requirement (the scheduler
+ * keeps at most 60, cheapest first). */
+static void note_joined(nw__world *w, const snode *n, const node_life *h) {
+  const json_t *claim = n->dec->provider_id && *n->dec->provider_id
+                            ? nw__store_by_provider_id(w->env->store,
+                                                       NW__K_NODECLAIM,
+                                                       n->dec->provider_id)
+                            : NULL;
+  const json_t *pods = claim ? json_object_get(w->nominated,
+                                               nw__obj_name(claim))
+                             : NULL;
+  size_t options = claim ? claim_options(claim) : 0;
+  char text[512], why[160] = "", for_pods[64] = "";
+  if (options > 0)
+    snprintf(why, sizeof(why), ": cheapest of %zu candidate type%s",
+             options, options == 1 ? "" : "s");
+  long long np = (long long)json_object_size(pods);
+  /* Replacements the disruption controller launches have no pods yet. */
+  if (np > 0)
+    snprintf(for_pods, sizeof(for_pods), " for %lld pod%s", np,
+             np == 1 ? "" : "s");
+  snprintf(text, sizeof(text), "launched %s (%s, %s)%s%s, $%.4f/h, "
+           "NodePool %s%s%s", h->type, h->capacity_type, h->zone, for_pods,
+           why, h->price, h->nodepool,
+           claim ? ", claim " : "", claim ? nw__obj_name(claim) : "");
+  note(w, "Node", n->name, "Normal", "NodeJoined", text);
+}
+
 static void history_open(nw__world *w, snode *n) {
   GROW(w->history, w->n_history, w->cap_history);
   node_life *h = &w->history[w->n_history];
@@ -229,12 +277,8 @@ static void history_open(nw__world *w, snode *n) {
   h->start_ms = now(w);
   h->end_ms = -1;
   n->hist = w->n_history++;
-  if (h->nodepool) {
-    char text[400];
-    snprintf(text, sizeof(text), "%s %s in %s at $%.4f/h joined NodePool %s",
-             h->type, h->capacity_type, h->zone, h->price, h->nodepool);
-    note(w, "Node", n->name, "Normal", "NodeJoined", text);
-  }
+  if (h->nodepool)
+    note_joined(w, n, h);
   size_t live = 0;
   for (size_t i = 0; i < w->n_history; i++)
     live += w->history[i].end_ms < 0;
@@ -1166,6 +1210,7 @@ nw__world *nw__world_new(nw__env *env, const nw__scenario *sc,
   w->node_map = json_object();
   w->samples = json_array();
   w->decisions = json_array();
+  w->nominated = json_object();
   w->wls = calloc(sc->n_workloads + 1, sizeof(*w->wls));
   w->dss = calloc(json_array_size(sc->daemonsets) + 1, sizeof(*w->dss));
   w->t0 = env->ops->now_ms(env);
@@ -1317,6 +1362,7 @@ void nw__world_free(nw__world *w) {
   json_decref(w->node_map);
   json_decref(w->samples);
   json_decref(w->decisions);
+  json_decref(w->nominated);
   nw__arena_free(w->arena);
   free(w);
 }
@@ -1329,8 +1375,23 @@ void nw__world_note_event(nw__world *w, int64_t now_ms,
   const char *kind = json_string_value(json_object_get(regarding, "kind"));
   const char *name = nw__obj_name(regarding);
   if (kind && strcmp(kind, "Pod") == 0) {
-    /* One per pod per pass: counted, not listed. */
+    /* One per pod per pass: counted, not listed; nominations say how many
+     * pods each new node was launched for. */
     w->pod_events++;
+    const char *claim = note_text ? strstr(note_text, "nodeclaim/") : NULL;
+    if (reason && strcmp(reason, "Nominated") == 0 && claim) {
+      /* A pod is nominated again on every pass while it waits: a set. */
+      claim += strlen("nodeclaim/");
+      json_t *set = json_object_get(w->nominated, claim);
+      if (!set) {
+        set = json_object();
+        json_object_set_new(w->nominated, claim, set);
+      }
+      char key[512];
+      snprintf(key, sizeof(key), "%s/%s", nw__obj_ns(regarding),
+               name ? name : "");
+      json_object_set(set, key, json_true());
+    }
     return;
   }
   json_array_append_new(
