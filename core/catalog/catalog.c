@@ -79,8 +79,8 @@ static void b_req(builder *b, const char *key, size_t n, const char **vals) {
   const char **v = nw__arena_alloc(b->a, n * sizeof(*v));
   for (size_t i = 0; i < n; i++)
     v[i] = nw__arena_strdup(b->a, vals[i]);
-  b->reqs[b->n_reqs++] = (nw_requirement){nw__arena_strdup(b->a, key),
-                                          NW_OP_IN, n, v, 0};
+  /* Keys are string literals: one address per key across the catalog. */
+  b->reqs[b->n_reqs++] = (nw_requirement){key, NW_OP_IN, n, v, 0};
 }
 
 static void b_req1(builder *b, const char *key, const char *val) {

@@ -25,6 +25,7 @@ void nw__strtab_free(nw__strtab *t) {
   free(t->num);
   free(t->is_num);
   free(t->slots);
+  free(t->hashes);
   memset(t, 0, sizeof(*t));
 }
 
@@ -34,7 +35,7 @@ static void rehash(nw__strtab *t) {
   if (!slots)
     abort();
   for (uint32_t i = 0; i < t->n; i++) {
-    uint32_t h = hash_str(t->strs[i]) & (ns - 1);
+    uint32_t h = t->hashes[i] & (ns - 1);
     while (slots[h])
       h = (h + 1) & (ns - 1);
     slots[h] = i + 1;
@@ -44,23 +45,36 @@ static void rehash(nw__strtab *t) {
   t->nslots = ns;
 }
 
-uint32_t nw__strtab_find(const nw__strtab *t, const char *s) {
+static uint32_t find_h(const nw__strtab *t, const char *s, uint32_t full) {
   if (!t->nslots)
     return UINT32_MAX;
-  uint32_t h = hash_str(s) & (t->nslots - 1);
+  uint32_t h = full & (t->nslots - 1);
   while (t->slots[h]) {
     uint32_t id = t->slots[h] - 1;
-    if (strcmp(t->strs[id], s) == 0)
+    if (t->hashes[id] == full && strcmp(t->strs[id], s) == 0)
       return id;
     h = (h + 1) & (t->nslots - 1);
   }
   return UINT32_MAX;
 }
 
+uint32_t nw__strtab_find(const nw__strtab *t, const char *s) {
+  return find_h(t, s, hash_str(s));
+}
+
 uint32_t nw__strtab_intern(nw__strtab *t, const char *s) {
-  uint32_t id = nw__strtab_find(t, s);
-  if (id != UINT32_MAX)
+  /* The memo is keyed by address and checked by content, so a reused
+   * address with other text simply misses. */
+  uint32_t m = (uint32_t)(((uintptr_t)s >> 4) & 511);
+  if (t->memo_ptr[m] == s && strcmp(t->strs[t->memo_id[m]], s) == 0)
+    return t->memo_id[m];
+  uint32_t full = hash_str(s);
+  uint32_t id = find_h(t, s, full);
+  if (id != UINT32_MAX) {
+    t->memo_ptr[m] = s;
+    t->memo_id[m] = id;
     return id;
+  }
   if ((t->n + 1) * 2 > t->nslots)
     rehash(t);
   if (t->n == t->cap) {
@@ -68,7 +82,8 @@ uint32_t nw__strtab_intern(nw__strtab *t, const char *s) {
     t->strs = realloc(t->strs, t->cap * sizeof(*t->strs));
     t->num = realloc(t->num, t->cap * sizeof(*t->num));
     t->is_num = realloc(t->is_num, t->cap * sizeof(*t->is_num));
-    if (!t->strs || !t->num || !t->is_num)
+    t->hashes = realloc(t->hashes, t->cap * sizeof(*t->hashes));
+    if (!t->strs || !t->num || !t->is_num || !t->hashes)
       abort();
   }
   id = t->n++;
@@ -80,7 +95,10 @@ uint32_t nw__strtab_intern(nw__strtab *t, const char *s) {
   long long v = strtoll(s, &end, 10);
   t->is_num[id] = *s && !*end && errno == 0;
   t->num[id] = v;
-  uint32_t h = hash_str(s) & (t->nslots - 1);
+  t->hashes[id] = full;
+  t->memo_ptr[m] = s;
+  t->memo_id[m] = id;
+  uint32_t h = full & (t->nslots - 1);
   while (t->slots[h])
     h = (h + 1) & (t->nslots - 1);
   t->slots[h] = id + 1;

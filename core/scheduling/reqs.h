@@ -30,7 +30,12 @@ typedef struct nw__strtab {
   uint8_t *is_num;
   uint32_t n, cap;
   uint32_t *slots;             /* open addressing: id + 1, 0 = empty */
+  uint32_t *hashes;            /* per id, to skip strcmp on collisions */
   uint32_t nslots;
+  /* Direct-mapped memo of recently interned string addresses: catalogs
+   * repeat the same key pointers for every instance type. */
+  const char *memo_ptr[512];
+  uint32_t memo_id[512];
 } nw__strtab;
 
 void nw__strtab_init(nw__strtab *t);

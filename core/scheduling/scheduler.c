@@ -95,6 +95,7 @@ typedef struct stype {
   rvec alloc, cap;
   uint32_t n_offs;
   soff *offs;
+  double min_price;            /* cheapest available offering, -1 if none */
 } stype;
 
 typedef struct spool {
@@ -281,7 +282,7 @@ static double offering_min_price(const stype *t) {
 
 static int cmp_type(const void *a, const void *b) {
   const stype *x = a, *y = b;
-  double px = offering_min_price(x), py = offering_min_price(y);
+  double px = x->min_price, py = y->min_price;
   if (px < 0)
     px = 1e300;
   if (py < 0)
@@ -333,6 +334,7 @@ static void compile_type(nw__scheduler *s, const nw_instance_type *it,
                         o->price, o->available && o->price >= 0, o};
   }
   qsort(t->offs, t->n_offs, sizeof(*t->offs), cmp_off);
+  t->min_price = offering_min_price(t);
 }
 
 /* Whether a daemonset pod would run on nodes of this pool and type. */
@@ -2169,7 +2171,7 @@ enum { EFF_STEPS = 32 };
 static double eff_scale(const spool *pl, double wc, double wm) {
   double best = -1;
   for (uint32_t t = 0; t < pl->n_types; t++) {
-    double p = offering_min_price(&pl->types[t]);
+    double p = pl->types[t].min_price;
     double v = (double)pl->types[t].alloc.v[0] * wc +
                (double)pl->types[t].alloc.v[1] * wm;
     if (p <= 0 || v <= 0)
@@ -2218,7 +2220,7 @@ static void compute_eff(solve *v) {
     }
     double top = -1;
     for (uint32_t t = 0; t < pl->n_types; t++) {
-      double pr = offering_min_price(&pl->types[t]);
+      double pr = pl->types[t].min_price;
       double val = (double)pl->types[t].alloc.v[0] * wc +
                    (double)pl->types[t].alloc.v[1] * wm;
       v->eff[p][t] = pr > 0 && best > 0 ? val * best / pr : 0;
