@@ -27,10 +27,19 @@
  *    memory-heavy pods interleaved so that each node's mix follows the
  *    memory/cpu ratio of the most cost-efficient type (the batch's excess
  *    of one resource is left for the last nodes, which then pick types
- *    rich in it, as the LP relaxation would).  Each pod goes to the first that fits of: existing nodes and
- *    in-flight claims (input order), claims opened earlier in this solve
- *    (creation order), a new claim from each NodePool by weight
- *    (descending, then name).
+ *    rich in it, as the LP relaxation would).  Each pod goes to the first
+ *    that fits of: existing nodes and in-flight claims (input order),
+ *    claims opened earlier in this solve (creation order), a new claim
+ *    from each NodePool by weight (descending, then name).
+ *  - Fit on a node or claim: resources (requests incl. init containers,
+ *    sidecars and overhead; allocatable minus daemonset overhead), taints
+ *    (NoSchedule/NoExecute; PreferNoSchedule until relaxed; a pool's
+ *    startupTaints ignored), host ports, node selector and node affinity
+ *    (Karpenter's Compatible: undefined well-known labels allowed on
+ *    claims), pod (anti-)affinity and topology spread over any key
+ *    (minDomains, matchLabelKeys, node affinity/taints policies, inverse
+ *    anti-affinity of running pods), volume topology (bound PV node
+ *    affinity, WaitForFirstConsumer allowedTopologies).
  *  - Packing for cost: a claim stops accepting pods when no instance type
  *    within 5% of the best cost efficiency it started with would still
  *    fit (efficiency = value of a type's allocatable at the resource prices
