@@ -880,8 +880,20 @@ static nw_status lt_data(aws_state *s, const aws_node_class *nc,
   const char *D = "LaunchTemplateData.";
   char name[160];
   nw_aws_params_addf(p, ami->id, "%sImageId", D);
-  for (size_t i = 0; i < r->n_sgs; i++)
-    nw_aws_params_addf(p, r->sgs[i], "%sSecurityGroupId.%zu", D, i + 1);
+  if (nc->associate_public_ip >= 0) {
+    /* A public address is a property of the primary interface, and EC2
+     * then wants the security groups on that interface, not on the
+     * instance. */
+    nw_aws_params_addf(p, "0", "%sNetworkInterface.1.DeviceIndex", D);
+    nw_aws_params_addf(p, nc->associate_public_ip ? "true" : "false",
+                       "%sNetworkInterface.1.AssociatePublicIpAddress", D);
+    for (size_t i = 0; i < r->n_sgs; i++)
+      nw_aws_params_addf(p, r->sgs[i], "%sNetworkInterface.1.SecurityGroupId.%zu",
+                         D, i + 1);
+  } else {
+    for (size_t i = 0; i < r->n_sgs; i++)
+      nw_aws_params_addf(p, r->sgs[i], "%sSecurityGroupId.%zu", D, i + 1);
+  }
   if (r->instance_profile[0])
     nw_aws_params_addf(p, r->instance_profile, "%sIamInstanceProfile.Name", D);
   else if (nc->instance_profile)

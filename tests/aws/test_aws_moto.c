@@ -901,7 +901,8 @@ static void test_bottlerocket(void) {
   char tail[2048];
   snprintf(tail, sizeof(tail), "%s", spec);
   snprintf(spec, sizeof(g_nodeclass) - (size_t)(spec - g_nodeclass),
-           "\"userData\":\"[settings.host-containers.admin]\\nenabled = true\\n\",%s",
+           "\"userData\":\"[settings.host-containers.admin]\\nenabled = true\\n\","
+           "\"associatePublicIPAddress\":false,%s",
            tail);
   nw_arena *a = nw__arena_new();
   static const char *const types[] = {"m5.large"};
@@ -931,6 +932,40 @@ static void test_bottlerocket(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(ud, "\"karpenter.sh/nodepool\" = \"default\""));
   CU_ASSERT_PTR_NOT_NULL(strstr(ud, "\"dedicated\" = [\"infra:NoSchedule\"]"));
   free(ud);
+  /* associatePublicIPAddress went onto the primary interface with the
+   * security groups. */
+  {
+    nw_aws_params q = {0};
+    char filter[160];
+    snprintf(filter, sizeof(filter), "nodewright/%s/*", g_cluster);
+    nw_aws_params_add(&q, "Filter.1.Name", "launch-template-name");
+    nw_aws_params_add(&q, "Filter.1.Value.1", filter);
+    xmlDocPtr doc = ec2("DescribeLaunchTemplates", &q);
+    int found = 0;
+    xmlNodePtr set = nw_aws_xml_child(xmlDocGetRootElement(doc), "launchTemplates");
+    for (xmlNodePtr it = nw_aws_xml_child(set, "item"); it && !found;
+         it = nw_aws_xml_next(it, "item")) {
+      char *id = nw_aws_xml_text(it, "launchTemplateId");
+      nw_aws_params v = {0};
+      nw_aws_params_add(&v, "LaunchTemplateId", id);
+      free(id);
+      xmlDocPtr vd = ec2("DescribeLaunchTemplateVersions", &v);
+      xmlNodePtr ni = nw_aws_xml_path(xmlDocGetRootElement(vd),
+          "launchTemplateVersionSet/item/launchTemplateData/networkInterfaceSet/item");
+      if (ni) {
+        char *pub = nw_aws_xml_text(ni, "associatePublicIpAddress");
+        char *sg = nw_aws_xml_text(ni, "groupSet/groupId");
+        CU_ASSERT_STRING_EQUAL(pub ? pub : "", "false");
+        CU_ASSERT_STRING_EQUAL(sg ? sg : "", g_sg);
+        free(pub);
+        free(sg);
+        found = 1;
+      }
+      xmlFreeDoc(vd);
+    }
+    xmlFreeDoc(doc);
+    CU_ASSERT_TRUE(found);
+  }
 
   /* A user [settings.kubernetes] table is refused, naming the class. */
   write_nodeclass("{\"alias\":\"bottlerocket@latest\"}");
