@@ -188,5 +188,31 @@ static void test_imds(void) {
   nw__arena_free(a);
 }
 
-NW_TEST_CASES({"web_identity", test_web_identity}, {"imds", test_imds});
+/* An answer larger than the client allows is refused, naming the call
+ * (moto's full DescribeInstanceTypes is several MiB). */
+static void test_oversized_response(void) {
+  g_nvars = 0;
+  nw_aws_env e = test_env();
+  nw_aws_credentials sc = {.access_key_id = "testing",
+                           .secret_access_key = "testing"};
+  nw_aws_creds *p = nw_aws_creds_new_static(&e, &sc);
+  nw_aws_client_config cc = {.region = "us-east-1", .endpoint = g_endpoint,
+                             .max_response_bytes = 1 << 20};
+  nw_aws_client *cl = nw_aws_client_new(&e, p, &cc);
+  nw_arena *a = nw__arena_new();
+  xmlDocPtr doc = NULL;
+  nw_error err = {0};
+  nw_status st = nw_aws_query(cl, "ec2", "DescribeInstanceTypes", "2016-11-15",
+                              NULL, a, &doc, NULL, &err);
+  CU_ASSERT_NOT_EQUAL(st, NW_OK);
+  CU_ASSERT_PTR_NULL(doc);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "ec2 DescribeInstanceTypes: "));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "larger than 1048576 bytes"));
+  nw__arena_free(a);
+  nw_aws_client_free(cl);
+  nw_aws_creds_free(p);
+}
+
+NW_TEST_CASES({"web_identity", test_web_identity}, {"imds", test_imds},
+              {"oversized_response", test_oversized_response});
 NW_TEST_MAIN("aws-creds-moto", setup, teardown);

@@ -247,6 +247,8 @@ typedef struct nw_aws_client_config {
   int max_attempts;            /* 0 = 5 (throttling and 5xx retried) */
   int64_t backoff_base_ms;     /* 0 = 100; full jitter, capped at 20 s */
   int64_t timeout_ms;          /* per HTTP call; 0 = 30 s */
+  size_t max_response_bytes;   /* larger answers fail; 0 = the transport's
+                                  default (64 MiB for the host) */
 } nw_aws_client_config;
 
 /* `creds` is borrowed and must outlive the client; `env` and `cfg` are

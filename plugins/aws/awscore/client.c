@@ -23,6 +23,7 @@ struct nw_aws_client {
   int max_attempts;
   int64_t backoff_base_ms;
   int64_t timeout_ms;
+  size_t max_response_bytes;
   pthread_mutex_t mu;
   size_t n_endpoints;
   char *ep_service[MAX_ENDPOINTS];
@@ -161,7 +162,8 @@ nw_status aws__send(const nw_aws_env *env, const nw_aws_credentials *creds,
                     const char *method, const char *url,
                     const nw_http_header *headers, size_t n_headers,
                     const char *body, size_t body_len, int64_t timeout_ms,
-                    nw_arena *arena, nw_http_response *resp, nw_error *err) {
+                    size_t max_bytes, nw_arena *arena, nw_http_response *resp,
+                    nw_error *err) {
   char host[256];
   const char *path_q;
   if (split_url(url, host, sizeof(host), &path_q) != 0)
@@ -200,7 +202,8 @@ nw_status aws__send(const nw_aws_env *env, const nw_aws_credentials *creds,
   }
   nw_http_request req = {.size = sizeof(req), .method = method, .url = url,
                          .n_headers = n, .headers = hs, .body = body,
-                         .body_len = body_len, .timeout_ms = timeout_ms};
+                         .body_len = body_len, .timeout_ms = timeout_ms,
+                         .max_response_bytes = max_bytes};
   memset(resp, 0, sizeof(*resp));
   resp->size = sizeof(*resp);
   nw_status st = env->http(env->http_user, &req, resp, arena, err);
@@ -355,6 +358,9 @@ static nw_status call(nw_aws_client *c, const char *service, const char *op,
   snprintf(url, sizeof(url), "%s/", base);
   int refreshed = 0;
   nw_status st = NW_ERR;
+  nw_error local_err;
+  if (!err)
+    err = &local_err;
   for (int attempt = 0; attempt < c->max_attempts; attempt++) {
     if (attempt > 0)
       backoff_sleep(c, attempt);
@@ -365,16 +371,19 @@ static nw_status call(nw_aws_client *c, const char *service, const char *op,
     if (st != NW_OK)
       return nw_aws_error(err, st, "%s %s: %s", service, op, cerr.message);
     st = aws__send(&c->env, &creds, signing_region(c, service), service,
-                   "POST", url, headers,
-                   n_headers, body, body_len, c->timeout_ms, arena, resp, err);
+                   "POST", url, headers, n_headers, body, body_len,
+                   c->timeout_ms, c->max_response_bytes, arena, resp, err);
     nw_aws_credentials_clear(&creds);
     if (st == NW_ERR_RETRYABLE) {
       aws__log(&c->env, NW_LOG_WARN, "%s %s: %s (attempt %d)", service, op,
                err ? err->message : "transport error", attempt + 1);
       continue;
     }
-    if (st != NW_OK)
-      return st;
+    if (st != NW_OK) {
+      char msg[sizeof(err->message)];
+      snprintf(msg, sizeof(msg), "%s", err ? err->message : "");
+      return nw_aws_error(err, st, "%s %s: %s", service, op, msg);
+    }
     fault->http_status = resp->status;
     set_request_id(fault, resp);
     if (resp->status >= 200 && resp->status < 300)
@@ -419,6 +428,7 @@ nw_aws_client *nw_aws_client_new(const nw_aws_env *env, nw_aws_creds *creds,
   c->max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : DEFAULT_ATTEMPTS;
   c->backoff_base_ms = cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms : 100;
   c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000;
+  c->max_response_bytes = cfg->max_response_bytes;
   pthread_mutex_init(&c->mu, NULL);
   if (!c->region || (cfg->endpoint && !c->endpoint_cfg)) {
     nw_aws_client_free(c);

@@ -183,7 +183,7 @@ static int from_web_identity(nw_aws_creds *p, nw_arena *arena,
                      ? NW_ERR
                      : aws__send(&p->env, NULL, p->region, "sts", "POST",
                                  url.data, hs, 1, body.data, body.len, 10000,
-                                 arena, &resp, &herr);
+                                 64 * 1024, arena, &resp, &herr);
   nw_aws_buf_free(&body);
   nw_aws_buf_free(&url);
   if (st != NW_OK) {

@@ -24,7 +24,8 @@ nw_status aws__send(const nw_aws_env *env, const nw_aws_credentials *creds,
                     const char *method, const char *url,
                     const nw_http_header *headers, size_t n_headers,
                     const char *body, size_t body_len, int64_t timeout_ms,
-                    nw_arena *arena, nw_http_response *resp, nw_error *err);
+                    size_t max_bytes, nw_arena *arena, nw_http_response *resp,
+                    nw_error *err);
 
 /* Parses an AWS Query-protocol error body into fault->code and a message
  * (heap, caller frees; NULL when the body is not an AWS error). */
