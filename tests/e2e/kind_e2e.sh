@@ -35,6 +35,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 # Waits until "$@" succeeds, up to $timeout seconds.
 wait_for() {
@@ -78,7 +79,7 @@ cluster:
   kubeconfig: $KUBECONFIG
 batch: {idle: 1s, max: 5s}
 metrics: {listen: "127.0.0.1:$port"}
-leaderElection: {enabled: true, namespace: kube-system, name: nodewright-e2e}
+leaderElection: {enabled: true, namespace: kube-system, name: nodewright-$cluster}
 YAML
 
 "$build/bin/nodewright" run --config "$work/nodewright.yaml" --check >"$work/check.log" 2>&1
