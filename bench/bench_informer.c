@@ -143,20 +143,21 @@ static double rss_mib(void) {
 
 typedef struct syncs {
   int pending;
+  uv_loop_t *loop;
 } syncs;
 
-static void on_synced(void *user) { ((syncs *)user)->pending--; }
-
-static void stop_when_synced(uv_idle_t *h) {
-  syncs *s = h->data;
-  if (s->pending == 0)
-    uv_stop(h->loop);
+/* Stops the loop once both informers are synced (no polling: an idle
+ * handle would spin a core that the apiserver needs). */
+static void on_synced(void *user) {
+  syncs *s = user;
+  if (--s->pending == 0)
+    uv_stop(s->loop);
 }
 
 static int measure(nw__kube_config *cfg, int compact, int page, int json) {
   uv_loop_t loop;
   nw_error err = {0};
-  syncs s = {2};
+  syncs s = {2, &loop};
   uv_loop_init(&loop);
   double rss0 = rss_mib();
   nw__kube_client *c = nw__kube_client_new(cfg, &loop, NULL, &err);
@@ -167,10 +168,6 @@ static int measure(nw__kube_config *cfg, int compact, int page, int json) {
   nw__informer_handlers h = {.on_synced = on_synced, .user = &s};
   nw__informer_add_handlers(nodes, &h);
   nw__informer_add_handlers(pods, &h);
-  uv_idle_t idle;
-  uv_idle_init(&loop, &idle);
-  idle.data = &s;
-  uv_idle_start(&idle, stop_when_synced);
   double t0 = nw_bench_now();
   nw__informer_start(nodes);
   nw__informer_start(pods);
@@ -208,7 +205,6 @@ static int measure(nw__kube_config *cfg, int compact, int page, int json) {
            "pass over all nodes=%.2f ms (%zu pods)\n",
            compact ? "compact" : "json", n_nodes, n_pods, secs, rss, rss_trim, live,
            rss0, nw_bench_peak_rss_mib(), on_first, lookup * 1000, seen);
-  uv_close((uv_handle_t *)&idle, NULL);
   nw__informer_free(nodes);
   nw__informer_free(pods);
   nw__kube_client_free(c);

@@ -231,7 +231,7 @@ static nw_status kreq_setup(kreq *r) {
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
   if (st != NW_OK)
     return st;
-  c->requests++;
+  __atomic_fetch_add(&c->requests, 1, __ATOMIC_RELAXED);
   return NW_OK;
 }
 
@@ -728,7 +728,7 @@ void nw__kube_client_free(nw__kube_client *c) {
 nw__kube_config *nw__kube_client_config(nw__kube_client *c) { return c->cfg; }
 uv_loop_t *nw__kube_client_loop(nw__kube_client *c) { return c->loop; }
 unsigned long nw__kube_client_requests(const nw__kube_client *c) {
-  return c->requests;
+  return __atomic_load_n(&c->requests, __ATOMIC_RELAXED);
 }
 
 static void report_oom(nw__kube_done_fn done, void *user, const char *path) {
