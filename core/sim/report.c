@@ -56,16 +56,17 @@ void nw__sim_print_summary(FILE *out, const json_t *report, double wall_s) {
   /* Cost per hour at (about) twelve points in time. */
   size_t n = json_array_size(samples);
   if (n > 0) {
-    fprintf(out, "\n  cost per hour over time:\n   ");
+    fprintf(out, "\n  over time:      time      $/h  nodes  pending\n");
     size_t step = n > 12 ? (n + 11) / 12 : 1;
     for (size_t i = 0; i < n; i += step) {
       const json_t *smp = json_array_get(samples, i);
       char t[32];
       fmt_dur(num(smp, "t"), t, sizeof(t));
-      fprintf(out, " %s $%.2f/h (%lld nodes) |", t, num(smp, "cost_per_hour"),
-              (long long)json_integer_value(json_object_get(smp, "nodes")));
+      fprintf(out, "                %8s %8.3f %6lld %8lld\n", t,
+              num(smp, "cost_per_hour"),
+              (long long)json_integer_value(json_object_get(smp, "nodes")),
+              (long long)json_integer_value(json_object_get(smp, "pending")));
     }
-    fprintf(out, "\n");
   }
   fprintf(out, "\n  decisions (%zu; plus %lld pod events):\n",
           json_array_size(decisions),
