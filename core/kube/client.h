@@ -13,6 +13,22 @@
  *    call returns and its callback has run by then.  Thread-safe; meant
  *    for worker threads, tools, tests and benchmarks.
  * The higher-level operations in kube/ops.h work in both modes.
+ *
+ * Credentials come from the config at each request start; an exec plugin
+ * (kubeconfig users[].user.exec) runs synchronously when its cached
+ * credential is missing or expiring, which blocks the loop for the
+ * plugin's run time (once per credential lifetime).
+ *
+ * Map of core/kube/:
+ *   config.h    kubeconfig / in-cluster config, credentials
+ *   resource.h  group/version/resource constants and REST paths
+ *   client.h    this file: requests, streams, QPS limit
+ *   ops.h       get/create/replace/patch/update-with-retry/finalizers/
+ *               delete with preconditions/eviction
+ *   informer.h  list+watch caches with indexes and handlers
+ *   leader.h    Lease-based leader election
+ *   events.h    events.k8s.io/v1 recorder with aggregation
+ *   kutil.h     small shared helpers (errors, base64, time, dotted get)
  */
 #ifndef NW_KUBE_CLIENT_H
 #define NW_KUBE_CLIENT_H
