@@ -348,7 +348,9 @@ static nw_status poll_events(void *state, int64_t wait_ms, size_t max,
   for (size_t i = 0; i < n; i++) {
     ev[i] = p->events[i];
     ev[i].provider_id = nw__arena_strdup(arena, p->event_ids[i]);
-    ev[i].detail = "simulated spot interruption warning";
+    ev[i].detail = ev[i].kind == NW_EVENT_SPOT_INTERRUPTION
+                       ? "simulated spot interruption warning"
+                       : "simulated instance stop";
     free(p->event_ids[i]);
   }
   if (n > 0) {
@@ -421,8 +423,9 @@ static void notice_over(void *arg) {
   }
 }
 
-int nw__sim_provider_interrupt(void *state, const char *id) {
-  sim_provider *p = state;
+/* Queues an event for poll_events and ends the instance after `after_ms`. */
+static int queue_event(sim_provider *p, const char *id, nw_event_kind kind,
+                       const char *state, int64_t after_ms) {
   instance *in = find_id(p, id);
   if (!in || in->state == NW_INSTANCE_TERMINATED)
     return -1;
@@ -433,13 +436,21 @@ int nw__sim_provider_interrupt(void *state, const char *id) {
     p->cap_events = cap;
   }
   int64_t t = p->env->ops->now_ms(p->env);
-  p->events[p->n_events] = (nw_provider_event){
-      NW_EVENT_SPOT_INTERRUPTION, NULL, NULL, t, NULL};
+  p->events[p->n_events] = (nw_provider_event){kind, NULL, state, t, NULL};
   p->event_ids[p->n_events++] = strdup(id);
   /* In the arena: a notice still running when the run ends is no leak. */
   notice *n = nw__arena_alloc(p->arena, sizeof(*n));
   n->p = p;
   n->id = nw__arena_strdup(p->arena, id);
-  p->env->ops->timer_start(p->env, p->notice_ms, notice_over, n);
+  p->env->ops->timer_start(p->env, after_ms, notice_over, n);
   return 0;
+}
+
+int nw__sim_provider_interrupt(void *state, const char *id) {
+  sim_provider *p = state;
+  return queue_event(p, id, NW_EVENT_SPOT_INTERRUPTION, NULL, p->notice_ms);
+}
+
+int nw__sim_provider_stop(void *state, const char *id) {
+  return queue_event(state, id, NW_EVENT_STATE_CHANGE, "stopping", 1000);
 }

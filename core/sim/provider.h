@@ -35,6 +35,11 @@ void nw__sim_provider_attach(void *state, nw__world *w, nw__env *env,
  * notice_ms later.  Returns 0, or -1 when the instance is unknown. */
 int nw__sim_provider_interrupt(void *state, const char *provider_id);
 
+/* The cloud stops the instance: a state-change event ("stopping"), and
+ * the instance is stopped and gone a moment later.  Returns 0, or -1 when
+ * the instance is unknown. */
+int nw__sim_provider_stop(void *state, const char *provider_id);
+
 /* Non-zero while the instance exists and is not terminated. */
 int nw__sim_provider_alive(void *state, const char *provider_id);
 

@@ -506,8 +506,11 @@ static int parse_event(ctx *c, const nw__ynode *n, size_t i,
     ev->kind = NW__SIM_SPOT_INTERRUPTION;
   else if (f->kind == NW__Y_SCALAR && strcmp(f->value, "nodeFailure") == 0)
     ev->kind = NW__SIM_NODE_FAILURE;
+  else if (f->kind == NW__Y_SCALAR && strcmp(f->value, "instanceStopped") == 0)
+    ev->kind = NW__SIM_INSTANCE_STOPPED;
   else
-    return bad(c, f, "type must be spotInterruption or nodeFailure");
+    return bad(c, f, "type must be spotInterruption, nodeFailure or "
+                     "instanceStopped");
   if ((f = nw__ymap_get(n, "node")) && get_str(c, f, "node", &ev->node))
     return -1;
   if ((f = nw__ymap_get(n, "selector"))) {

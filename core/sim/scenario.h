@@ -69,8 +69,9 @@ typedef struct nw__sim_static_node {
 } nw__sim_static_node;
 
 typedef enum nw__sim_event_kind {
-  NW__SIM_SPOT_INTERRUPTION = 0,
-  NW__SIM_NODE_FAILURE = 1
+  NW__SIM_SPOT_INTERRUPTION = 0, /* warning, then the instance goes */
+  NW__SIM_NODE_FAILURE = 1,      /* the kubelet stops reporting */
+  NW__SIM_INSTANCE_STOPPED = 2   /* the cloud stops the instance */
 } nw__sim_event_kind;
 
 typedef struct nw__sim_event {

@@ -979,6 +979,13 @@ static void event_fire(void *arg) {
                "instance terminates in %llds", n->name,
                (long long)(w->sc->interruption_notice_ms / 1000));
       note(w, "Node", n->name, "Warning", "SimulatedSpotInterruption", text);
+    } else if (ev->kind == NW__SIM_INSTANCE_STOPPED) {
+      if (!w->provider || !n->dec->provider_id ||
+          nw__sim_provider_stop(w->provider, n->dec->provider_id) != 0)
+        continue;
+      snprintf(text, sizeof(text), "the cloud stops the instance of %s",
+               n->name);
+      note(w, "Node", n->name, "Warning", "SimulatedInstanceStop", text);
     } else {
       snprintf(text, sizeof(text), "node %s failed (kubelet stopped "
                "reporting)", n->name);
@@ -1298,9 +1305,10 @@ int nw__world_start(nw__world *w, char *err, size_t errlen) {
     }
   }
   for (size_t i = 0; i < w->sc->n_events; i++) {
-    if (w->sc->events[i].kind == NW__SIM_SPOT_INTERRUPTION && !w->provider) {
-      snprintf(err, errlen, "%s:%d:%d: spot interruptions need the built-in "
-               "simulated provider (no provider plugin in the scenario)",
+    if (w->sc->events[i].kind != NW__SIM_NODE_FAILURE && !w->provider) {
+      snprintf(err, errlen, "%s:%d:%d: spot interruptions and instance "
+               "stops need the built-in simulated provider (no provider "
+               "plugin in the scenario)",
                w->sc->file, w->sc->events[i].line, w->sc->events[i].column);
       return -1;
     }

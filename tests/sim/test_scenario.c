@@ -99,7 +99,7 @@ static void test_bad_values_name_their_position(void) {
             "    schedule: [{at: 0s, replicas: 1}]\n");
   EXPECT_PREFIX(e, "s.yaml:12:5: workloads[0] needs exactly one of");
   e = parse("duration: 10m\nevents: [{at: 1m, type: meteor}]\n", workload);
-  EXPECT_PREFIX(e, "s.yaml:2:25: type must be spotInterruption or "
+  EXPECT_PREFIX(e, "s.yaml:2:25: type must be spotInterruption, "
                              "nodeFailure");
 }
 

@@ -137,6 +137,32 @@ static void test_node_failure_pods_move(void) {
   json_decref(r);
 }
 
+static void test_instance_stop_reaches_engine(void) {
+  json_t *r = run("10m", "on-demand",
+                  "workloads:\n"
+                  "  - {name: web, replicas: 2, requests: {cpu: 500m, "
+                  "memory: 512Mi}}\n"
+                  "events:\n"
+                  "  - {at: 3m, type: instanceStopped, selector: "
+                  "{karpenter.sh/nodepool: p}}\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+  CU_ASSERT_EQUAL(count_reason(r, "SimulatedInstanceStop"), 1);
+  /* The engine drained the provider's state-change event (poll_events)
+   * and acted on it, well before the taint manager's 300 s. */
+  CU_ASSERT_EQUAL(count_reason(r, "InstanceStateChange"), 1);
+  size_t i;
+  const json_t *d;
+  double left = -1;
+  json_array_foreach(json_object_get(r, "decisions"), i, d) {
+    if (strcmp(json_string_value(json_object_get(d, "reason")),
+               "NodeLeft") == 0 && left < 0)
+      left = json_number_value(json_object_get(d, "t"));
+  }
+  CU_ASSERT_TRUE(left >= 180 && left < 180 + 60);
+  CU_ASSERT_EQUAL(wl(sample_at(r, 10 * 60), "web", "ready"), 2);
+  json_decref(r);
+}
+
 static void test_unmatched_event_is_reported(void) {
   json_t *r = run("5m", "on-demand",
                   "workloads:\n"
@@ -171,6 +197,8 @@ NW_TEST_CASES({"the same scenario and seed give the same report",
               {"a spot interruption is replaced",
                test_spot_interruption_is_replaced},
               {"pods leave a failed node", test_node_failure_pods_move},
+              {"an instance stop reaches the engine through poll_events",
+               test_instance_stop_reaches_engine},
               {"an event that matches no node is reported",
                test_unmatched_event_is_reported});
 NW_TEST_MAIN("sim world", NULL, NULL);
