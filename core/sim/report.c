@@ -124,6 +124,13 @@ static double nice_max(double v) {
   return 10 * p;
 }
 
+/* For counts: a bound whose quarters are whole numbers. */
+static double count_max(double v) {
+  if (v <= 4)
+    return 4;
+  return ceil((v <= 40 ? v : nice_max(v)) / 4) * 4;
+}
+
 static void draw_axes(FILE *out, const axes *a, const char *yfmt) {
   fprintf(out, "<g class=\"axes\" stroke=\"#999\" fill=\"none\">"
                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
@@ -159,7 +166,7 @@ static void open_chart(FILE *out, const char *id, const char *title) {
 /* A single series as a line. */
 static void line_chart(FILE *out, const json_t *samples, const char *id,
                        const char *title, const char *key, const char *yfmt,
-                       const char *color, double xmax) {
+                       const char *color, double xmax, int counts) {
   axes a = {xmax, 0};
   size_t i;
   const json_t *s;
@@ -167,7 +174,7 @@ static void line_chart(FILE *out, const json_t *samples, const char *id,
     if (num(s, key) > a.ymax)
       a.ymax = num(s, key);
   }
-  a.ymax = nice_max(a.ymax);
+  a.ymax = counts ? count_max(a.ymax) : nice_max(a.ymax);
   open_chart(out, id, title);
   draw_axes(out, &a, yfmt);
   fprintf(out, "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" "
@@ -197,7 +204,7 @@ static void nodes_chart(FILE *out, const json_t *samples, double xmax) {
     if (num(s, "nodes") > a.ymax)
       a.ymax = num(s, "nodes");
   }
-  a.ymax = nice_max(a.ymax);
+  a.ymax = count_max(a.ymax);
   size_t nk = json_object_size(keys), j = 0, n = json_array_size(samples);
   const char **names = calloc(nk + 1, sizeof(*names));
   const char *k;
@@ -297,9 +304,9 @@ int nw__sim_write_html(FILE *out, const json_t *report) {
   fprintf(out, "</div>\n");
   nodes_chart(out, samples, xmax);
   line_chart(out, samples, "cost", "Cost per hour (USD)", "cost_per_hour",
-             "$%.2f", "#2ca02c", xmax);
+             "$%.2f", "#2ca02c", xmax, 0);
   line_chart(out, samples, "pending", "Pending pods", "pending", "%g",
-             "#d62728", xmax);
+             "#d62728", xmax, 1);
   fprintf(out, "<h2>Decisions</h2>\n<table><tr><th>time</th><th>object</th>"
                "<th>reason</th><th>what</th></tr>\n");
   size_t i;
