@@ -21,6 +21,7 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi;
 cleanup() {
   [[ -n "$daemon_pid" ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
   kubectl delete deployment kong --ignore-not-found --wait=false >/dev/null 2>&1
+  kubectl delete pdb kong --ignore-not-found --wait=false >/dev/null 2>&1
   kubectl delete nodepool kong --ignore-not-found --wait=false >/dev/null 2>&1
   kubectl delete nodeclaims --all --wait=false >/dev/null 2>&1
   for c in $(kubectl get nodeclaims -o name 2>/dev/null); do
@@ -71,6 +72,10 @@ plugins:
         families: {"2": c, "4": m}
         zones: [kind-a, kind-b]
         capacityTypes: [on-demand]
+        # Bigger nodes are cheaper per CPU only through this entry, so the
+        # consolidation check below has a cheaper shape to move to.
+        prices:
+          c-4: {on-demand: 0.10}
       limits:
         cpuScale: 0.05
         memoryScale: 0.02
@@ -198,6 +203,34 @@ victim=$(echo "$containers" | python3 -c 'import json,sys; print(json.load(sys.s
 curl -s -X POST --unix-socket "$sock" "http://d/containers/$victim/kill" >/dev/null
 check "the killed node's claim is deleted" wait_for 90 sh -c "! kubectl get nodes $victim >/dev/null 2>&1"
 check "all 24 replicas Running again" wait_for 240 running 24
+
+# Consolidation: with the load gone (24 -> 2 replicas), the nodes left
+# empty or half used are removed until one node carries both pods; a PDB
+# keeps at least one replica serving throughout.
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: kong}
+spec: {minAvailable: 1, selector: {matchLabels: {app: kong}}}
+YAML
+kubectl patch nodepool kong --type merge -p '{"spec":{"disruption":{"consolidateAfter":"0s","budgets":[{"nodes":"100%"}]}}}' >/dev/null
+kubectl scale deployment kong --replicas=2 >/dev/null
+min_running=2
+watch_service() {
+  while sleep 1; do
+    n=$(kubectl get pods -l app=kong --field-selector=status.phase=Running -o name 2>/dev/null | wc -l)
+    echo "$n" >>"$work/running.log"
+  done
+}
+watch_service & watcher=$!
+claims_at_most() { [[ $(kubectl get nodeclaims -l karpenter.sh/nodepool=kong -o name | wc -l) -le $1 ]]; }
+check "consolidated down to one node for the two remaining replicas" wait_for 300 claims_at_most 1
+check "both replicas Running on it" wait_for 120 running 2
+kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
+min_running=$(sort -n "$work/running.log" | head -1)
+check "at least one replica served throughout (PDB minAvailable 1; min seen $min_running)" [ "${min_running:-0}" -ge 1 ]
+consolidations=$(kubectl get events -A -o json | grep -c '"reason": "DisruptionTerminating"' || true)
+check "consolidation decisions were recorded as events ($consolidations)" [ "$consolidations" -ge 1 ]
 
 # Bad input: each is a clear error, and the daemon keeps running.
 out=$(kubectl apply -f - 2>&1 <<YAML
