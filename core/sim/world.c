@@ -19,8 +19,8 @@
 enum {
   NOEXECUTE_EVICT_MS = 300000,  /* default toleration of unreachable */
   STARTUP_TAINT_MS = 5000,      /* agents remove startup taints */
-  HPA_UP_PODS = 4,              /* default scale-up policy: 4 pods or */
-  MAX_RECS = 4096
+  HPA_UP_PODS = 4,              /* default scale-up: max(4 pods, 100%) */
+  MAX_RECS = 4096               /* HPA recommendations kept per workload */
 };
 
 typedef struct snode snode;
