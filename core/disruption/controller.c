@@ -14,6 +14,7 @@
 #include "lifecycle/claim.h"
 #include "metrics/metrics.h"
 #include "provisioning/snapshot.h"
+#include "termination/termination.h"
 #include "util/arena.h"
 #include "util/duration.h"
 #include "util/log.h"
@@ -26,7 +27,6 @@ enum {
   REPLACE_TIMEOUT_MS = 15 * 60 * 1000
 };
 
-#define DISRUPTED_TAINT "karpenter.sh/disrupted"
 
 typedef enum phase {
   IDLE = 0,
@@ -237,17 +237,7 @@ static void events_work(void *arg) {
 }
 
 static void cordon(nw__env *env, const char *provider_id) {
-  json_t *node = nw__store_by_provider_id(env->store, NW__K_NODE, provider_id);
-  if (!node || nw__has_taint(node, DISRUPTED_TAINT))
-    return;
-  json_t *taints = json_deep_copy(json_object_get(json_object_get(node, "spec"), "taints"));
-  if (!taints)
-    taints = json_array();
-  json_array_append_new(taints, json_pack("{s:s, s:s}", "key", DISRUPTED_TAINT,
-                                          "effect", "NoSchedule"));
-  json_t *p = json_pack("{s:{s:o}}", "spec", "taints", taints);
-  env->ops->patch(env, NW__K_NODE, NULL, nw__obj_name(node), p, 0, ignore_done, NULL);
-  json_decref(p);
+  nw__taint_disrupted(env, nw__store_by_provider_id(env->store, NW__K_NODE, provider_id));
 }
 
 static const char *event_name(nw_event_kind k) {

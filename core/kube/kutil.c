@@ -1,5 +1,7 @@
 #include "kube/kutil.h"
 
+#include "util/json.h"
+
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -134,17 +136,5 @@ int64_t nw__kube_parse_time(const char *s) {
 }
 
 const char *nw__kube_str(const json_t *obj, const char *dotted) {
-  char key[128];
-  const char *p = dotted;
-  while (obj && *p) {
-    const char *dot = strchr(p, '.');
-    size_t n = dot ? (size_t)(dot - p) : strlen(p);
-    if (n >= sizeof(key))
-      return NULL;
-    memcpy(key, p, n);
-    key[n] = '\0';
-    obj = json_object_get(obj, key);
-    p = dot ? dot + 1 : p + n;
-  }
-  return json_string_value(obj);
+  return json_string_value(nw__json_at(obj, dotted));
 }

@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "metrics/metrics.h"
 #include "util/arena.h"
+#include "util/json.h"
 #include "util/log.h"
 
 struct nw_plugin_handle {
@@ -253,22 +254,9 @@ static const char *host_config_json(nw_plugin_handle *h) {
   return h->plugin->config_text ? h->plugin->config_text : "{}";
 }
 
-/* Walks "a.b.c" through objects; NULL when any step is missing. */
+/* The plugin's config value at a dotted path, or NULL. */
 static json_t *config_lookup(nw_plugin_handle *h, const char *path) {
-  json_t *cur = h->plugin->config;
-  char key[256];
-  const char *p = path;
-  while (cur && *p) {
-    const char *dot = strchr(p, '.');
-    size_t n = dot ? (size_t)(dot - p) : strlen(p);
-    if (n >= sizeof(key))
-      return NULL;
-    memcpy(key, p, n);
-    key[n] = '\0';
-    cur = json_is_object(cur) ? json_object_get(cur, key) : NULL;
-    p = dot ? dot + 1 : p + n;
-  }
-  return cur;
+  return nw__json_at(h->plugin->config, path);
 }
 
 static const char *host_config_string(nw_plugin_handle *h, const char *path,

@@ -184,8 +184,8 @@ static int drain_node(nw__termination *t, term *x, const json_t *claim,
   return d.remaining;
 }
 
-static void taint_node(nw__env *env, const json_t *node) {
-  if (nw__has_taint(node, DISRUPTED_TAINT))
+void nw__taint_disrupted(nw__env *env, const json_t *node) {
+  if (!node || nw__has_taint(node, DISRUPTED_TAINT))
     return;
   json_t *taints = json_deep_copy(json_object_get(json_object_get(node, "spec"), "taints"));
   if (!taints)
@@ -281,7 +281,7 @@ static int reconcile(void *user, json_t *claim) {
   json_t *node = json_incref(pid && *pid ? nw__store_by_provider_id(t->env->store, NW__K_NODE, pid) : NULL);
   int busy = 0;
   if (node) {
-    taint_node(t->env, node);
+    nw__taint_disrupted(t->env, node);
     busy = drain_node(t, x, claim, node) > 0;
   }
   if (!busy)

@@ -17,4 +17,9 @@ typedef struct nw__termination nw__termination;
 nw__termination *nw__termination_new(nw__env *env);
 void nw__termination_free(nw__termination *t);
 
+/* Taints `node` (borrowed) karpenter.sh/disrupted:NoSchedule unless it
+ * already is, so nothing new lands on a node about to go.  Shared by
+ * termination, disruption and interruption handling. */
+void nw__taint_disrupted(nw__env *env, const json_t *node);
+
 #endif
