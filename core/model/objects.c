@@ -1,4 +1,6 @@
 #include "model/objects.h"
+#include "util/duration.h"
+#include "kube/kutil.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -466,55 +468,17 @@ int nw__tolerates(const nw__toleration *tols, size_t n, const nw_taint *t) {
 }
 
 int nw__duration_parse(const char *s, int64_t *out_s) {
-  if (!s || !*s)
+  int64_t ms;
+  if (nw__duration_ms(s, &ms) != 0)
     return -1;
-  if (strcmp(s, "Never") == 0) {
-    *out_s = -1;
-    return 0;
-  }
-  double total = 0;
-  const char *p = s;
-  while (*p) {
-    char *end;
-    double v = strtod(p, &end);
-    if (end == p)
-      return -1;
-    p = end;
-    double unit;
-    if (strncmp(p, "ms", 2) == 0) {
-      unit = 0.001;
-      p += 2;
-    } else if (*p == 'h') {
-      unit = 3600;
-      p++;
-    } else if (*p == 'm') {
-      unit = 60;
-      p++;
-    } else if (*p == 's') {
-      unit = 1;
-      p++;
-    } else {
-      return -1;
-    }
-    total += v * unit;
-  }
-  *out_s = (int64_t)total;
+  *out_s = ms < 0 ? -1 : ms / 1000;
   return 0;
 }
 
-/* RFC 3339 "2024-01-02T03:04:05Z" to epoch ms; 0 when absent or odd. */
+/* RFC 3339 to epoch ms; 0 when absent or malformed. */
 static int64_t dtime(const char *s) {
-  int y, mo, d, h, mi, se;
-  if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &se) != 6)
-    return 0;
-  /* Days from civil (Howard Hinnant's algorithm). */
-  y -= mo <= 2;
-  int era = (y >= 0 ? y : y - 399) / 400;
-  unsigned yoe = (unsigned)(y - era * 400);
-  unsigned doy = (unsigned)((153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1);
-  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  int64_t days = (int64_t)era * 146097 + (int64_t)doe - 719468;
-  return ((days * 24 + h) * 60 + mi) * 60000 + (int64_t)se * 1000;
+  int64_t ms = s ? nw__kube_parse_time(s) : -1;
+  return ms < 0 ? 0 : ms;
 }
 
 static void dmeta(dctx *c, const json_t *obj, const char **name,
