@@ -238,6 +238,13 @@ static void on_reload(uv_signal_t *h, int signum) {
   nw__config_free(d->cfg);
   d->cfg = fresh;
   apply_logging(fresh);
+  /* Logging and batching apply at once; plugins, cluster, metrics address
+   * and leader election need a restart. */
+  if (d->kenv) {
+    nw__env *env = nw__kube_env_env(d->kenv);
+    env->batch_idle_ms = fresh->batch_idle_ms;
+    env->batch_max_ms = fresh->batch_max_ms;
+  }
   NW_INFO("daemon", "configuration reloaded from %s", d->config_path);
 }
 
