@@ -10,6 +10,7 @@
 #include "disruption/consolidation.h"
 #include "disruption/drift.h"
 #include "disruption/pass.h"
+#include "disruption/repair.h"
 #include "kube/kutil.h"
 #include "lifecycle/claim.h"
 #include "metrics/metrics.h"
@@ -62,6 +63,12 @@ struct nw__disruption {
   int closing;
   int inflight;
   uint64_t name_seq;
+  /* Repair policies of each provider plugin (by plugin index), fetched
+   * once on a worker; NULL until then. */
+  nw_arena *policy_arena;
+  nw_repair_policies *policies;
+  size_t n_policies;
+  int policies_requested;
 };
 
 static void release(nw__disruption *d);
@@ -211,6 +218,121 @@ static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *
     pod_event(d, after);
   else if (before && !after)
     pod_event(d, before);
+}
+
+/* ---- repair ------------------------------------------------------------ */
+
+typedef struct policy_job {
+  nw__disruption *d;
+  nw_arena *arena;
+  nw_repair_policies *policies;
+  size_t n;
+} policy_job;
+
+static void policy_work(void *arg) {
+  policy_job *j = arg;
+  nw__plugin_set *set = j->d->env->plugins;
+  j->n = nw__plugins_count(set);
+  j->policies = nw__arena_alloc(j->arena, (j->n + 1) * sizeof(*j->policies));
+  for (size_t i = 0; i < j->n; i++) {
+    nw__plugin *p = nw__plugins_at(set, i);
+    const nw_provider_vtable *vt = nw__plugin_provider(p);
+    nw_error err = {0};
+    if (vt && vt->repair_policies &&
+        vt->repair_policies(nw__plugin_state(p), j->arena, &j->policies[i], &err) != NW_OK)
+      j->policies[i] = (nw_repair_policies){0, NULL};
+  }
+}
+
+static void policy_done(void *arg) {
+  policy_job *j = arg;
+  nw__disruption *d = j->d;
+  d->inflight--;
+  if (d->closing) {
+    nw__arena_free(j->arena);
+  } else {
+    d->policy_arena = j->arena;
+    d->policies = j->policies;
+    d->n_policies = j->n;
+  }
+  free(j);
+  release(d);
+}
+
+static const nw_repair_policies *policies_for(nw__disruption *d, const json_t *claim) {
+  nw__plugin *p = nw__provider_for_obj(d->env->plugins, claim);
+  for (size_t i = 0; p && i < d->n_policies; i++) {
+    if (nw__plugins_at(d->env->plugins, i) == p)
+      return &d->policies[i];
+  }
+  return NULL;
+}
+
+typedef struct health {
+  nw__disruption *d;
+  const char *pool;
+  size_t total, unhealthy;
+  int act;               /* second pass: act on verdicts */
+} health;
+
+static int repair_visit(void *user, json_t *claim) {
+  health *h = user;
+  nw__disruption *d = h->d;
+  nw__env *env = d->env;
+  const char *pool = nw__label(claim, "karpenter.sh/nodepool");
+  const char *pid = json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
+  if (!pool || strcmp(pool, h->pool) != 0 || !pid || nw__obj_deleting(claim))
+    return 0;
+  json_t *node = nw__store_by_provider_id(env->store, NW__K_NODE, pid);
+  const nw_repair_policies *pol = policies_for(d, claim);
+  if (!node || !pol || pol->len == 0)
+    return 0;
+  if (!h->act) {
+    h->total++;
+    if (nw__node_unhealthy(node, pol, NULL) >= 0)
+      h->unhealthy++;
+    return 0;
+  }
+  int64_t recheck = -1;
+  nw__repair_verdict v = nw__repair_verdict_for(node, pol, h->unhealthy, h->total,
+                                                env->ops->now_ms(env), &recheck);
+  if (v == NW__REPAIR_NOW) {
+    env->ops->event(env, claim, "Warning", "NodeRepair",
+                    "the node matched a repair policy past its toleration; replacing it");
+    nw__metric_add("nodeclaims_disrupted_total", "reason=repair", 1);
+    env->ops->remove(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), ignore_done, NULL);
+  } else if (v == NW__REPAIR_BLOCKED) {
+    nw__metric_add("node_repair_blocked_total", NULL, 1);
+  }
+  return 0;
+}
+
+static int repair_pool(void *user, json_t *np) {
+  nw__disruption *d = user;
+  health h = {d, nw__obj_name(np), 0, 0, 0};
+  nw__store_foreach(d->env->store, NW__K_NODECLAIM, repair_visit, &h);
+  if (h.unhealthy == 0)
+    return 0;
+  h.act = 1;
+  nw__store_foreach(d->env->store, NW__K_NODECLAIM, repair_visit, &h);
+  return 0;
+}
+
+/* Node repair: the provider's policies (e.g. Ready False/Unknown for
+ * 10 min) replace a node, unless over 20 % of its pool is unhealthy. */
+static void repair(nw__disruption *d) {
+  nw__env *env = d->env;
+  if (!d->policies_requested) {
+    policy_job *j = calloc(1, sizeof(*j));
+    j->d = d;
+    j->arena = nw__arena_new();
+    d->policies_requested = 1;
+    d->inflight++;
+    env->ops->submit(env, policy_work, policy_done, j);
+    return;
+  }
+  if (d->policies)
+    nw__store_foreach(env->store, NW__K_NODEPOOL, repair_pool, d);
 }
 
 /* ---- interruption ------------------------------------------------------ */
@@ -620,6 +742,7 @@ static void pass(void *arg) {
   nw__disruption *d = arg;
   d->pass_timer = NULL;
   nw__store_foreach(d->env->store, NW__K_NODECLAIM, expire_and_drift, d);
+  repair(d);
   switch (d->phase) {
   case IDLE:
     start_compute(d, NULL);
@@ -667,6 +790,7 @@ static void release(nw__disruption *d) {
   if (!d->closing || d->inflight > 0)
     return;
   decision_free(d->pending);
+  nw__arena_free(d->policy_arena);
   free(d->strategy);
   free(d);
 }

@@ -322,7 +322,29 @@ static void test_expired_claim_is_deleted(void) {
   world_free(&w);
 }
 
-NW_TEST_CASES({"empty_node_is_consolidated", test_empty_node_is_consolidated},
+/* The example provider's repair policy: Ready False for 10 minutes. */
+static void test_unhealthy_node_is_repaired(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  char name[128];
+  one_running_node(&w, name, sizeof(name));
+  json_t *node = json_deep_copy(nw__store_get(w.store, NW__K_NODE, NULL, "node-1"));
+  char ts[40];
+  nw__rfc3339(nw__venv_now(w.venv), ts, sizeof(ts));
+  json_object_set_new(json_object_get(node, "status"), "conditions",
+                      json_pack("[{s:s, s:s, s:s}]", "type", "Ready", "status",
+                                "False", "lastTransitionTime", ts));
+  nw__store_put(w.store, NW__K_NODE, node);
+  run(&w, 5 * 60000);
+  CU_ASSERT_PTR_NOT_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  run(&w, 6 * 60000);
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  world_free(&w);
+}
+
+NW_TEST_CASES({"unhealthy_node_is_repaired", test_unhealthy_node_is_repaired},
+              {"empty_node_is_consolidated", test_empty_node_is_consolidated},
               {"expired_claim_is_deleted", test_expired_claim_is_deleted},
               {"batch_waits_for_idle_window", test_batch_waits_for_idle_window},
               {"pending_pods_become_a_launched_claim",
