@@ -19,7 +19,9 @@ nw__plugin *nw__provider_for_kind(nw__plugin_set *plugins, const char *group,
         return p;
     }
   }
-  return first;
+  /* A named kind no provider serves is not guessed at: launching an
+   * EC2NodeClass pool on the kind provider would be wrong. */
+  return kind ? NULL : first;
 }
 
 nw__plugin *nw__provider_for_obj(nw__plugin_set *plugins, const json_t *obj) {

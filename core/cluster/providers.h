@@ -8,8 +8,9 @@
 
 /*
  * The provider plugin whose node_class_kinds include `kind` (group may be
- * NULL to match any group); with no match, the first provider loaded (a
- * one-provider daemon needs no matching).  NULL when no provider is loaded.
+ * NULL to match any group).  With `kind` NULL (an object without a
+ * nodeClassRef), the first provider loaded.  NULL when no provider serves
+ * the kind.
  */
 nw__plugin *nw__provider_for_kind(nw__plugin_set *plugins, const char *group,
                                   const char *kind);

@@ -22,13 +22,13 @@ cleanup() {
   [[ -n "$daemon_pid" ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
   kubectl delete deployment kong --ignore-not-found --wait=false >/dev/null 2>&1
   kubectl delete pdb kong --ignore-not-found --wait=false >/dev/null 2>&1
-  kubectl delete nodepool kong --ignore-not-found --wait=false >/dev/null 2>&1
-  kubectl delete nodeclaims --all --wait=false >/dev/null 2>&1
-  for c in $(kubectl get nodeclaims -o name 2>/dev/null); do
+  kubectl delete nodepool kong-e2e --ignore-not-found --wait=false >/dev/null 2>&1
+  kubectl delete nodeclaims -l karpenter.sh/nodepool=kong-e2e --wait=false >/dev/null 2>&1
+  for c in $(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name 2>/dev/null); do
     kubectl patch "$c" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
   done
-  kubectl delete nodes -l karpenter.sh/nodepool=kong --wait=false >/dev/null 2>&1
-  kubectl delete kindnodeclass virtual --ignore-not-found --wait=false >/dev/null 2>&1
+  kubectl delete nodes -l karpenter.sh/nodepool=kong-e2e --wait=false >/dev/null 2>&1
+  kubectl delete kindnodeclass virtual-e2e --ignore-not-found --wait=false >/dev/null 2>&1
   ids=$(curl -s --unix-socket "$sock" "http://d/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.x-k8s.kind.cluster%3D$cluster%22%5D%7D" | python3 -c 'import json,sys; print(" ".join(c["Id"] for c in json.load(sys.stdin)))' 2>/dev/null)
   for id in $ids; do curl -s -X DELETE --unix-socket "$sock" "http://d/containers/$id?force=1&v=1" >/dev/null; done
   # Keep the daemon logs beside the build for whoever reads a failure.
@@ -98,18 +98,18 @@ check "ready once caches synced" wait_for 60 curl -sf "http://127.0.0.1:$port/re
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: nodewright.dev/v1alpha1
 kind: KindNodeClass
-metadata: {name: virtual}
+metadata: {name: virtual-e2e}
 spec: {clusterName: $cluster, image: nodewright/node-virtual:test, network: none, runtime: virtual}
 ---
 apiVersion: karpenter.sh/v1
 kind: NodePool
-metadata: {name: kong}
+metadata: {name: kong-e2e}
 spec:
   template:
     metadata:
       labels: {nodegroupname: kong}
     spec:
-      nodeClassRef: {group: nodewright.dev, kind: KindNodeClass, name: virtual}
+      nodeClassRef: {group: nodewright.dev, kind: KindNodeClass, name: virtual-e2e}
       requirements:
         - {key: kubernetes.io/arch, operator: In, values: [amd64]}
         - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
@@ -136,21 +136,21 @@ spec:
           resources: {requests: {cpu: 1500m, memory: 3Gi}}
 YAML
 
-claims_more_than() { [[ $(kubectl get nodeclaims -o name | wc -l) -gt $1 ]]; }
+claims_more_than() { [[ $(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name | wc -l) -gt $1 ]]; }
 running() { [[ $(kubectl get pods -l app=kong --field-selector=status.phase=Running -o name | wc -l) -ge $1 ]]; }
 check "1 replica Running on a launched node" wait_for 120 running 1
 kubectl scale deployment kong --replicas=20 >/dev/null
 check "20 replicas Running" wait_for 300 running 20
 
-nodes=$(kubectl get nodes -l karpenter.sh/nodepool=kong -o name | wc -l)
-claims=$(kubectl get nodeclaims -o name | wc -l)
-initialized=$(kubectl get nodeclaims -o json | python3 -c '
+nodes=$(kubectl get nodes -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
+claims=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
+initialized=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o json | python3 -c '
 import json,sys
 items=json.load(sys.stdin)["items"]
 print(sum(1 for c in items if any(x["type"]=="Initialized" and x["status"]=="True" for x in c.get("status",{}).get("conditions",[]))))')
 log "nodes=$nodes claims=$claims initialized=$initialized"
 check "every claim Initialized" [ "$initialized" -eq "$claims" -a "$claims" -ge 1 ]
-ready=$(kubectl get nodeclaims --no-headers | awk '$6=="True"' | wc -l)
+ready=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e --no-headers | awk '$6=="True"' | wc -l)
 check "kubectl shows every claim READY" [ "$ready" -eq "$claims" ]
 check "a Node per claim" [ "$nodes" -eq "$claims" ]
 off=$(kubectl get pods -l app=kong -o json | python3 -c '
@@ -158,7 +158,7 @@ import json,subprocess,sys
 pods=json.load(sys.stdin)["items"]
 nodes=json.loads(subprocess.check_output(["kubectl","get","nodes","-o","json"]))["items"]
 pool={n["metadata"]["name"]:n["metadata"].get("labels",{}).get("karpenter.sh/nodepool") for n in nodes}
-print(sum(1 for p in pods if pool.get(p["spec"].get("nodeName"))!="kong"))')
+print(sum(1 for p in pods if pool.get(p["spec"].get("nodeName"))!="kong-e2e"))')
 check "every pod on a nodewright node" [ "$off" -eq 0 ]
 
 containers=$(docker_api "/containers/json?filters=%7B%22label%22%3A%5B%22io.x-k8s.kind.cluster%3D$cluster%22%5D%7D")
@@ -174,7 +174,7 @@ for c in json.load(sys.stdin):
     ratio={"c":2,"m":4}[fam]
     want_cpu=int(int(cpus)*0.05*1e9); want_mem=int(int(cpus)*ratio*1024**3*0.02)
     hc=info["HostConfig"]
-    if abs(hc["NanoCpus"]-want_cpu)>1e6 or abs(hc["Memory"]-want_mem)>1024**2 or c["Labels"].get("io.x-k8s.kind.role")!="worker" or c["Labels"].get("nodewright.dev/nodepool")!="kong":
+    if abs(hc["NanoCpus"]-want_cpu)>1e6 or abs(hc["Memory"]-want_mem)>1024**2 or c["Labels"].get("io.x-k8s.kind.role")!="worker" or c["Labels"].get("nodewright.dev/nodepool")!="kong-e2e":
         ok=False; print("bad",t,hc["NanoCpus"],hc["Memory"],file=sys.stderr)
 print(1 if ok else 0)' "$sock")
 check "containers carry kind labels and the instance type's CPU/memory limits" [ "$limits_ok" = 1 ]
@@ -191,9 +191,9 @@ kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null
 "$build/bin/nodewright" run --config "$work/nodewright.yaml" >"$work/daemon2.log" 2>&1 &
 daemon_pid=$!
 check "24 replicas Running after kill -9 mid-launch and restart" wait_for 240 running 24
-claims=$(kubectl get nodeclaims -o name | wc -l)
+claims=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
 ncont=$(docker_api "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.x-k8s.kind.cluster%3D$cluster%22%5D%7D" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-nodes=$(kubectl get nodes -l karpenter.sh/nodepool=kong -o name | wc -l)
+nodes=$(kubectl get nodes -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
 check "one container and one Node per claim after the restart ($claims claims, $ncont containers, $nodes nodes)" \
   [ "$ncont" -eq "$claims" -a "$nodes" -eq "$claims" ]
 containers=$(docker_api "/containers/json?filters=%7B%22label%22%3A%5B%22io.x-k8s.kind.cluster%3D$cluster%22%5D%7D")
@@ -213,7 +213,7 @@ kind: PodDisruptionBudget
 metadata: {name: kong}
 spec: {minAvailable: 1, selector: {matchLabels: {app: kong}}}
 YAML
-kubectl patch nodepool kong --type merge -p '{"spec":{"disruption":{"consolidateAfter":"0s","budgets":[{"nodes":"100%"}]}}}' >/dev/null
+kubectl patch nodepool kong-e2e --type merge -p '{"spec":{"disruption":{"consolidateAfter":"0s","budgets":[{"nodes":"100%"}]}}}' >/dev/null
 kubectl scale deployment kong --replicas=2 >/dev/null
 min_running=2
 watch_service() {
@@ -223,7 +223,7 @@ watch_service() {
   done
 }
 watch_service & watcher=$!
-claims_at_most() { [[ $(kubectl get nodeclaims -l karpenter.sh/nodepool=kong -o name | wc -l) -le $1 ]]; }
+claims_at_most() { [[ $(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name | wc -l) -le $1 ]]; }
 check "consolidated down to one node for the two remaining replicas" wait_for 300 claims_at_most 1
 check "both replicas Running on it" wait_for 120 running 2
 kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
@@ -240,7 +240,7 @@ metadata: {name: bad-operator}
 spec:
   template:
     spec:
-      nodeClassRef: {group: nodewright.dev, kind: KindNodeClass, name: virtual}
+      nodeClassRef: {group: nodewright.dev, kind: KindNodeClass, name: virtual-e2e}
       requirements: [{key: kubernetes.io/arch, operator: Within, values: [amd64]}]
 YAML
 )
@@ -280,8 +280,8 @@ spec:
 YAML
 pool_ready() { [[ $(kubectl get nodepool "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == "$2" ]]; }
 check "a NodePool with an unknown node class reports Ready=False" wait_for 30 pool_ready orphan-class False
-check "the kong NodePool reports Ready=True with its resources" wait_for 30 pool_ready kong True
-check "kong's status counts its nodes" [ "$(kubectl get nodepool kong -o jsonpath='{.status.resources.nodes}')" = "$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong -o name | wc -l)" ]
+check "the kong-e2e NodePool reports Ready=True with its resources" wait_for 30 pool_ready kong-e2e True
+check "kong's status counts its nodes" [ "$(kubectl get nodepool kong-e2e -o jsonpath='{.status.resources.nodes}')" = "$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)" ]
 image_event() { kubectl get events -A -o json | grep -q 'nodewright/missing:1'; }
 check "a missing image is reported as an event naming it" wait_for 60 image_event
 check "the daemon is still healthy" curl -sf "http://127.0.0.1:$port/healthz"
