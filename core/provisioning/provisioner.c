@@ -30,7 +30,48 @@ struct nw__provisioner {
   size_t n_awaiting;
   int64_t awaiting_since;
   uint64_t name_seq;
+  /* "ns/name" -> when the pod was first seen pending (ms), for the
+   * pending-to-decision latency. */
+  json_t *seen;
 };
+
+static void pod_key(const char *ns, const char *name, char *buf, size_t len) {
+  snprintf(buf, len, "%s/%s", ns ? ns : "", name ? name : "");
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Observes, for every pod the pass placed, the time from when it was first
+ * seen pending to now (its NodeClaim is being created), and logs the
+ * median and p99 of the pass. */
+static void record_latency(struct nw__provisioner *p, const json_t *rows) {
+  size_t n = json_array_size(rows), k = 0;
+  int64_t *lat = calloc(n + 1, sizeof(*lat));
+  int64_t now = p->env->ops->now_ms(p->env);
+  size_t i;
+  json_t *row;
+  json_array_foreach((json_t *)rows, i, row) {
+    char key[512];
+    pod_key(json_string_value(json_array_get(row, 0)),
+            json_string_value(json_array_get(row, 1)), key, sizeof(key));
+    json_t *t = json_object_get(p->seen, key);
+    if (!t)
+      continue;
+    lat[k] = now - json_integer_value(t);
+    nw__metric_observe("provisioning_latency_seconds", NULL, (double)lat[k] / 1000.0);
+    json_object_del(p->seen, key);
+    k++;
+  }
+  if (k) {
+    qsort(lat, k, sizeof(*lat), cmp_i64);
+    NW_INFO("provisioner", "pending-to-NodeClaim latency over %zu pods: p50 %lld ms, p99 %lld ms",
+            k, (long long)lat[k / 2], (long long)lat[(k * 99) / 100 < k ? (k * 99) / 100 : k - 1]);
+  }
+  free(lat);
+}
 
 /* ---- a pass ------------------------------------------------------------ */
 
@@ -264,6 +305,7 @@ static void schedule_done(void *arg) {
   if (n)
     NW_INFO("provisioner", "%zu pending pods: %zu new NodeClaims (%zu instance types considered)",
             ps->snap->n_pending, n, ps->snap->n_types_total);
+  record_latency(p, ps->nominations);
   size_t ev = 0;
   size_t i;
   json_t *row;
@@ -370,8 +412,18 @@ static void open_batch(nw__provisioner *p) {
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
   nw__provisioner *p = user;
   (void)o;
-  if (kind == NW__K_POD && n && nw__pod_pending(n))
+  if (kind != NW__K_POD)
+    return;
+  char key[512];
+  const json_t *obj = n ? n : o;
+  pod_key(nw__obj_ns(obj), nw__obj_name(obj), key, sizeof(key));
+  if (n && nw__pod_pending(n)) {
+    if (!json_object_get(p->seen, key))
+      json_object_set_new(p->seen, key, json_integer(p->env->ops->now_ms(p->env)));
     open_batch(p);
+  } else {
+    json_object_del(p->seen, key);
+  }
 }
 
 nw__provisioner *nw__provisioner_new(nw__env *env) {
@@ -379,6 +431,7 @@ nw__provisioner *nw__provisioner_new(nw__env *env) {
   if (!p)
     return NULL;
   p->env = env;
+  p->seen = json_object();
   nw__store_watch(env->store, on_change, p);
   return p;
 }
@@ -395,6 +448,8 @@ void nw__provisioner_free(nw__provisioner *p) {
   if (p->max)
     env->ops->timer_stop(env, p->max);
   awaiting_reset(p);
+  json_decref(p->seen);
+  p->seen = NULL;
   p->closing = 1;
   if (!p->running)
     free(p);
