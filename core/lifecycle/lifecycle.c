@@ -121,8 +121,36 @@ static void ignore_done(void *arg, nw_status st, const json_t *res,
                         const char *msg) {
   (void)arg;
   (void)res;
-  if (st != NW_OK && st != NW_ERR_NOT_FOUND)
-    NW_WARN("lifecycle", "write failed: %s", msg ? msg : "");
+  /* A conflict means another write won; the next pass recomputes from
+   * the newer object, so it is routine, not a warning. */
+  if (st != NW_OK && st != NW_ERR_NOT_FOUND) {
+    if (msg && strstr(msg, "409"))
+      NW_DEBUG("lifecycle", "write retried later: %s", msg);
+    else
+      NW_WARN("lifecycle", "write failed: %s", msg ? msg : "");
+  }
+}
+
+/* The labels a launch adds to its claim, written after its status. */
+typedef struct labels_after {
+  nw__env *env;
+  char *name;
+  json_t *labels;
+} labels_after;
+
+static void status_landed(void *arg, nw_status st, const json_t *res,
+                          const char *msg) {
+  labels_after *la = arg;
+  ignore_done(NULL, st, res, msg);
+  if (st == NW_OK) {
+    json_t *meta = json_pack("{s:{s:O}}", "metadata", "labels", la->labels);
+    la->env->ops->patch(la->env, NW__K_NODECLAIM, NULL, la->name, meta, 0,
+                        ignore_done, NULL);
+    json_decref(meta);
+  }
+  json_decref(la->labels);
+  free(la->name);
+  free(la);
 }
 
 static void launch_done(void *arg) {
@@ -152,14 +180,21 @@ static void launch_done(void *arg) {
     json_object_set_new(w->status, "conditions",
                         nw__cond_with(claim, "Launched", "True", "Launched", "",
                                       env->ops->now_ms(env)));
-    json_t *meta = json_pack("{s:{s:O}}", "metadata", "labels", w->labels);
-    env->ops->patch(env, NW__K_NODECLAIM, NULL, w->name, meta, 0, ignore_done, NULL);
-    json_decref(meta);
+    /* Status first, guarded by the claim's resourceVersion; the labels
+     * follow once it landed, so the label write cannot make the guarded
+     * status write conflict. */
+    labels_after *la = calloc(1, sizeof(*la));
+    la->env = env;
+    la->name = strdup(w->name);
+    la->labels = json_incref(w->labels);
     json_t *st = nw__guarded(claim, json_pack("{s:O}", "status", w->status));
-    env->ops->patch(env, NW__K_NODECLAIM, NULL, w->name, st, 1, ignore_done, NULL);
+    env->ops->patch(env, NW__K_NODECLAIM, NULL, w->name, st, 1, status_landed, la);
     json_decref(st);
     nw__metric_add("nodeclaims_launched_total", NULL, 1);
-    busy_drop(l, w->name);
+    /* Until the store shows Launched, do not launch again: create is
+     * idempotent, but relaunching on every store change while the status
+     * write is queued would spin. */
+    b->not_before_ms = env->ops->now_ms(env) + 30000;
   } else if (w->st == NW_ERR_INSUFFICIENT_CAPACITY) {
     /* The provider has marked the offering unavailable; deleting the claim
      * sends its pods back to the provisioner, which picks another one. */
@@ -340,6 +375,7 @@ static int reconcile_claim(void *user, json_t *claim) {
     start_launch(l, claim, name);
     return 0;
   }
+  busy_drop(l, name);
   json_t *node = json_incref(nw__store_by_provider_id(env->store, NW__K_NODE, pid));
   reconcile_registered(l, claim, node, name, now);
   json_decref(node);
@@ -447,8 +483,11 @@ static int pool_status(void *user, json_t *np) {
   json_t *conds = nw__cond_with(tmp, "Ready", ready, class_ok ? "Ready" : "NodeClassNotReady",
                                 class_ok ? "" : "NodeClassReady=False", now);
   json_decref(tmp);
-  json_t *patch = nw__guarded(np, json_pack("{s:{s:o, s:I, s:o}}", "status", "resources", res,
-                                            "nodes", (json_int_t)u.nodes, "conditions", conds));
+  /* Not guarded: nodewright is the only writer of a NodePool's status,
+   * and a guard would conflict with our own previous write until the
+   * informer caught up. */
+  json_t *patch = json_pack("{s:{s:o, s:I, s:o}}", "status", "resources", res,
+                            "nodes", (json_int_t)u.nodes, "conditions", conds);
   env->ops->patch(env, NW__K_NODEPOOL, NULL, nw__obj_name(np), patch, 1, ignore_done, NULL);
   json_decref(patch);
   return 0;
