@@ -14,6 +14,7 @@ typedef struct entry {
   char *key;        /* "ns/name"; NULL for a removed entry */
   json_t *obj;
   char *node;       /* pods: spec.nodeName copy, for the index */
+  char *pid;        /* nodes, claims: providerID copy, for its index */
 } entry;
 
 typedef struct table {
@@ -23,6 +24,12 @@ typedef struct table {
   size_t cap;
   size_t *index;    /* hash -> items position + 1; 0 = empty */
   size_t index_cap; /* power of two */
+  /* providerID -> items position + 1.  Entries may go stale (the object's
+   * providerID changed or it was removed): lookups check the entry, and
+   * the index is rebuilt with the main one. */
+  size_t *pids;
+  size_t pids_cap;
+  size_t pids_used;
 } table;
 
 typedef struct watcher {
@@ -77,10 +84,56 @@ static void table_free(table *t) {
   for (size_t i = 0; i < t->len; i++) {
     free(t->items[i].key);
     free(t->items[i].node);
+    free(t->items[i].pid);
     json_decref(t->items[i].obj);
   }
   free(t->items);
   free(t->index);
+  free(t->pids);
+}
+
+static void pid_insert(table *t, size_t pos) {
+  if (!t->items[pos].pid)
+    return;
+  if ((t->pids_used + 1) * 2 > t->pids_cap) {
+    size_t cap = t->pids_cap ? t->pids_cap * 2 : 64;
+    while (cap < t->len * 2 + 2)
+      cap *= 2;
+    size_t *fresh = calloc(cap, sizeof(*fresh));
+    if (!fresh)
+      return;
+    free(t->pids);
+    t->pids = fresh;
+    t->pids_cap = cap;
+    t->pids_used = 0;
+    for (size_t i = 0; i < t->len; i++) {
+      if (i == pos || !t->items[i].key || !t->items[i].pid)
+        continue;
+      size_t h = hash_str(t->items[i].pid) & (cap - 1);
+      while (t->pids[h])
+        h = (h + 1) & (cap - 1);
+      t->pids[h] = i + 1;
+      t->pids_used++;
+    }
+  }
+  size_t mask = t->pids_cap - 1;
+  size_t h = hash_str(t->items[pos].pid) & mask;
+  while (t->pids[h])
+    h = (h + 1) & mask;
+  t->pids[h] = pos + 1;
+  t->pids_used++;
+}
+
+/* Positions moved (compaction): index every providerID afresh. */
+static void pids_rebuild(table *t) {
+  free(t->pids);
+  t->pids = NULL;
+  t->pids_cap = 0;
+  t->pids_used = 0;
+  for (size_t i = 0; i < t->len; i++) {
+    if (t->items[i].key)
+      pid_insert(t, i);
+  }
 }
 
 void nw__store_free(nw__store *s) {
@@ -157,7 +210,9 @@ static int compact(table *t) {
       t->items[j++] = t->items[i];
   }
   t->len = j;
-  return rebuild_index(t, t->index_cap ? t->index_cap : 16);
+  int rc = rebuild_index(t, t->index_cap ? t->index_cap : 16);
+  pids_rebuild(t);
+  return rc;
 }
 
 static int append(table *t, char *key, json_t *obj) {
@@ -169,7 +224,7 @@ static int append(table *t, char *key, json_t *obj) {
     t->items = grown;
     t->cap = cap;
   }
-  t->items[t->len++] = (entry){key, obj, NULL};
+  t->items[t->len++] = (entry){key, obj, NULL, NULL};
   /* Keep the index at most half full so probes stay short. */
   if (t->len * 2 >= t->index_cap)
     return rebuild_index(t, t->index_cap ? t->index_cap * 2 : 32);
@@ -188,6 +243,19 @@ static void set_node(entry *e, nw__kind kind) {
     const char *n = str_at(e->obj, "spec", "nodeName");
     e->node = n ? strdup(n) : NULL;
   }
+}
+
+/* Keeps the providerID copy and its index current for nodes and claims. */
+static void set_pid(table *t, size_t pos, nw__kind kind) {
+  entry *e = &t->items[pos];
+  const char *pid = kind == NW__K_NODE ? str_at(e->obj, "spec", "providerID")
+                    : kind == NW__K_NODECLAIM ? str_at(e->obj, "status", "providerID")
+                                              : NULL;
+  if ((!pid && !e->pid) || (pid && e->pid && strcmp(pid, e->pid) == 0))
+    return;
+  free(e->pid);
+  e->pid = pid && *pid ? strdup(pid) : NULL;
+  pid_insert(t, pos);
 }
 
 int nw__store_put(nw__store *s, nw__kind kind, json_t *obj) {
@@ -209,6 +277,7 @@ int nw__store_put(nw__store *s, nw__kind kind, json_t *obj) {
     json_t *old = e->obj;
     e->obj = obj;
     set_node(e, kind);
+    set_pid(t, pos, kind);
     notify(s, kind, old, obj);
     json_decref(old);
     return 0;
@@ -220,6 +289,7 @@ int nw__store_put(nw__store *s, nw__kind kind, json_t *obj) {
   }
   t->live++;
   set_node(&t->items[t->len - 1], kind);
+  set_pid(t, t->len - 1, kind);
   notify(s, kind, NULL, obj);
   return 0;
 }
@@ -236,7 +306,8 @@ int nw__store_remove(nw__store *s, nw__kind kind, const char *ns,
   json_t *old = e->obj;
   free(e->key);
   free(e->node);
-  *e = (entry){NULL, NULL, NULL};
+  free(e->pid);
+  *e = (entry){NULL, NULL, NULL, NULL};
   t->live--;
   if (t->live * 2 < t->len)
     compact(t);
@@ -301,12 +372,13 @@ size_t nw__store_pods_on_node(const nw__store *s, const char *node,
 
 json_t *nw__store_by_provider_id(const nw__store *s, nw__kind kind,
                                  const char *provider_id) {
-  const char *section = kind == NW__K_NODE ? "spec" : "status";
   const table *t = &s->t[kind];
-  for (size_t i = 0; i < t->len; i++) {
-    const entry *e = &t->items[i];
-    const char *pid = e->key ? str_at(e->obj, section, "providerID") : NULL;
-    if (pid && strcmp(pid, provider_id) == 0)
+  if (!t->pids_cap || !provider_id)
+    return NULL;
+  size_t mask = t->pids_cap - 1;
+  for (size_t h = hash_str(provider_id) & mask; t->pids[h]; h = (h + 1) & mask) {
+    const entry *e = &t->items[t->pids[h] - 1];
+    if (e->key && e->pid && strcmp(e->pid, provider_id) == 0)
       return e->obj;
   }
   return NULL;

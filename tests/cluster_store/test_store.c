@@ -100,6 +100,29 @@ static void test_by_provider_id(void) {
   CU_ASSERT_PTR_NOT_NULL(n);
   CU_ASSERT_PTR_NOT_NULL(c);
   CU_ASSERT_PTR_NULL(nw__store_by_provider_id(st, NW__K_NODE, "other"));
+  /* The index follows changes and removals, and survives compaction. */
+  nw__store_put(st, NW__K_NODECLAIM, json_pack("{s:{s:s}, s:{s:s}}", "metadata",
+                                               "name", "c1", "status",
+                                               "providerID", "kind://docker/c/n2"));
+  CU_ASSERT_PTR_NULL(nw__store_by_provider_id(st, NW__K_NODECLAIM, "kind://docker/c/n1"));
+  CU_ASSERT_PTR_NOT_NULL(nw__store_by_provider_id(st, NW__K_NODECLAIM, "kind://docker/c/n2"));
+  char name[32], pid[64];
+  for (int i = 0; i < 300; i++) {
+    snprintf(name, sizeof(name), "m%d", i);
+    snprintf(pid, sizeof(pid), "p://%d", i);
+    nw__store_put(st, NW__K_NODE, json_pack("{s:{s:s}, s:{s:s}}", "metadata", "name",
+                                            name, "spec", "providerID", pid));
+  }
+  for (int i = 0; i < 300; i += 3) {
+    snprintf(name, sizeof(name), "m%d", i);
+    nw__store_remove(st, NW__K_NODE, NULL, name);
+  }
+  CU_ASSERT_PTR_NULL(nw__store_by_provider_id(st, NW__K_NODE, "p://0"));
+  CU_ASSERT_PTR_NOT_NULL(nw__store_by_provider_id(st, NW__K_NODE, "p://1"));
+  CU_ASSERT_PTR_NOT_NULL(nw__store_by_provider_id(st, NW__K_NODE, "p://299"));
+  CU_ASSERT_PTR_NOT_NULL(nw__store_by_provider_id(st, NW__K_NODE, "kind://docker/c/n1"));
+  nw__store_remove(st, NW__K_NODE, NULL, "n1");
+  CU_ASSERT_PTR_NULL(nw__store_by_provider_id(st, NW__K_NODE, "kind://docker/c/n1"));
   nw__store_free(st);
 }
 
