@@ -69,7 +69,14 @@ struct nw__disruption {
   nw_repair_policies *policies;
   size_t n_policies;
   int policies_requested;
+  /* The store version and time of the last pass that found nothing: an
+   * unchanged cluster is only looked at again after RECHECK_MS (time alone
+   * can make a node consolidatable or expired). */
+  uint64_t idle_version;
+  int64_t idle_since_ms;
 };
+
+enum { RECHECK_MS = 60000 };
 
 static void release(nw__disruption *d);
 static void schedule(nw__disruption *d, int64_t delay_ms);
@@ -448,6 +455,7 @@ typedef struct compute_job {
   nw__plugin *strategy;
   decision *validate;     /* non-NULL: re-check this decision */
   decision *result;       /* what the worker decided */
+  uint64_t version;       /* store version the snapshot was taken at */
   int still_valid;
   char error[512];
 } compute_job;
@@ -718,6 +726,8 @@ static void compute_done(void *arg) {
     schedule(d, VALIDATE_MS);
   } else {
     d->phase = IDLE;
+    d->idle_version = j->version;
+    d->idle_since_ms = d->env->ops->now_ms(d->env);
     schedule(d, PASS_MS);
   }
   nw__snapshot_free(j->snap);
@@ -728,6 +738,7 @@ static void start_compute(nw__disruption *d, decision *validate) {
   nw__env *env = d->env;
   compute_job *j = calloc(1, sizeof(*j));
   j->d = d;
+  j->version = nw__store_version(env->store);
   j->snap = nw__snapshot_take(env);
   j->strategy = nw__plugins_find(env->plugins, d->strategy);
   if (j->strategy && !nw__plugin_strategy(j->strategy))
@@ -743,8 +754,14 @@ static void pass(void *arg) {
   d->pass_timer = NULL;
   nw__store_foreach(d->env->store, NW__K_NODECLAIM, expire_and_drift, d);
   repair(d);
+  nw__env *env = d->env;
   switch (d->phase) {
   case IDLE:
+    if (d->idle_since_ms && nw__store_version(env->store) == d->idle_version &&
+        env->ops->now_ms(env) - d->idle_since_ms < RECHECK_MS) {
+      schedule(d, PASS_MS);
+      break;
+    }
     start_compute(d, NULL);
     break;
   case VALIDATING:
