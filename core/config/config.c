@@ -19,28 +19,17 @@ typedef struct ctx {
 static int bad(ctx *c, const nw__ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int bad(ctx *c, const nw__ynode *n, const char *fmt, ...) {
-  char msg[400];
+  char msg[600];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  snprintf(c->err, c->errlen, "%s:%d:%d: %s", c->file, n ? n->line : 1,
-           n ? n->column : 1, msg);
-  return -1;
+  return nw__yerr(c->err, c->errlen, c->file, n, "%s", msg);
 }
 
-/* Fails on the first key of `map` not in the NULL-terminated `allowed`. */
 static int only_keys(ctx *c, const nw__ynode *map, const char *where,
                      const char *const *allowed) {
-  for (size_t i = 0; i < map->len; i++) {
-    const char *k = map->keys[i]->value;
-    int ok = 0;
-    for (const char *const *a = allowed; *a && !ok; a++)
-      ok = strcmp(*a, k) == 0;
-    if (!ok)
-      return bad(c, map->keys[i], "unknown key \"%s\" in %s", k, where);
-  }
-  return 0;
+  return nw__ycheck_keys(c->err, c->errlen, c->file, map, where, allowed);
 }
 
 static int want_map(ctx *c, const nw__ynode *n, const char *where) {

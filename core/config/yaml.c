@@ -1,6 +1,7 @@
 #include "config/yaml.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,4 +441,38 @@ json_t *nw__ynode_to_json(const nw__ynode *n) {
 const char *nw__ynode_kind_name(const nw__ynode *n) {
   static const char *const names[] = {"scalar", "map", "sequence"};
   return n ? names[n->kind] : "nothing";
+}
+
+int nw__yerr(char *err, size_t errlen, const char *file, const nw__ynode *n,
+             const char *fmt, ...) {
+  char msg[600];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  snprintf(err, errlen, "%s:%d:%d: %s", file, n ? n->line : 1,
+           n ? n->column : 1, msg);
+  return -1;
+}
+
+int nw__ycheck_keys(char *err, size_t errlen, const char *file,
+                    const nw__ynode *map, const char *where,
+                    const char *const *allowed) {
+  for (size_t i = 0; i < map->len; i++) {
+    const char *k = map->keys[i]->value;
+    int ok = 0;
+    for (const char *const *a = allowed; *a && !ok; a++)
+      ok = strcmp(*a, k) == 0;
+    if (ok)
+      continue;
+    char list[400] = "";
+    size_t off = 0;
+    for (const char *const *a = allowed; *a && off < sizeof(list); a++)
+      off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+                              a == allowed ? "" : ", ", *a);
+    return nw__yerr(err, errlen, file, map->keys[i],
+                    "unknown field \"%s\" in %s (expected one of: %s)", k,
+                    where, list);
+  }
+  return 0;
 }

@@ -62,6 +62,18 @@ int nw__yscalar_double(const nw__ynode *n, double *out);/* 0 on success */
  * reference owned by the caller; NULL on OOM. */
 json_t *nw__ynode_to_json(const nw__ynode *n);
 
+/* Writes "file:line:column: <message>" about node n (NULL: 1:1) into err
+ * and returns -1, so parsers can `return nw__yerr(...)`. */
+int nw__yerr(char *err, size_t errlen, const char *file, const nw__ynode *n,
+             const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Fails (-1, err filled as nw__yerr) on the first key of `map` not in the
+ * NULL-terminated `allowed`, naming `where` and listing what is allowed so
+ * a typo is obvious.  0 when every key is known. */
+int nw__ycheck_keys(char *err, size_t errlen, const char *file,
+                    const nw__ynode *map, const char *where,
+                    const char *const *allowed);
+
 /* "map", "sequence" or "scalar". */
 const char *nw__ynode_kind_name(const nw__ynode *n);
 

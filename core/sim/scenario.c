@@ -27,31 +27,12 @@ static int bad(ctx *c, const nw__ynode *n, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  snprintf(c->err, c->errlen, "%s:%d:%d: %s", c->file, n ? n->line : 1,
-           n ? n->column : 1, msg);
-  return -1;
+  return nw__yerr(c->err, c->errlen, c->file, n, "%s", msg);
 }
 
-/* Fails on the first key of `map` not in the NULL-terminated `allowed`,
- * listing what is allowed so a typo is obvious. */
 static int only_keys(ctx *c, const nw__ynode *map, const char *where,
                      const char *const *allowed) {
-  for (size_t i = 0; i < map->len; i++) {
-    const char *k = map->keys[i]->value;
-    int ok = 0;
-    for (const char *const *a = allowed; *a && !ok; a++)
-      ok = strcmp(*a, k) == 0;
-    if (ok)
-      continue;
-    char list[400] = "";
-    size_t off = 0;
-    for (const char *const *a = allowed; *a && off < sizeof(list); a++)
-      off += snprintf(list + off, sizeof(list) - off, "%s%s",
-                      a == allowed ? "" : ", ", *a);
-    return bad(c, map->keys[i], "unknown field \"%s\" in %s (expected one of: %s)",
-               k, where, list);
-  }
-  return 0;
+  return nw__ycheck_keys(c->err, c->errlen, c->file, map, where, allowed);
 }
 
 static int want(ctx *c, const nw__ynode *n, nw__ynode_kind kind,

@@ -68,9 +68,9 @@ static void test_malformed_yaml(void) {
 static void test_unknown_key(void) {
   expect_error("plugins: []\nbatchh: {}\n", ":2:1: unknown key \"batchh\" at the top level");
   expect_error("plugins:\n  - name: x\n    confg: {}\n",
-               ":3:5: unknown key \"confg\" in a plugins entry");
+               ":3:5: unknown field \"confg\" in a plugins entry");
   expect_error("plugins: []\nbatch:\n  idle: 1s\n  maximum: 2s\n",
-               ":4:3: unknown key \"maximum\" in batch");
+               ":4:3: unknown field \"maximum\" in batch");
 }
 
 static void test_wrong_type(void) {
