@@ -119,12 +119,30 @@ static void test_nodes_scale_in_to_minimum(void) {
                                                 "cost_per_hour"));
 }
 
-/*
- * Not asserted yet: consolidation into fewer, cheaper nodes while the load
- * holds (cost per hour at 55 min below the one at 5 min).  The disruption
- * controller's validation rejects the strategy's replacement in this
- * scenario today; see docs/simulate.md, "Status".
- */
+/* While the load holds, the nodes bought during the scale-out are repacked
+ * into fewer, cheaper ones (multi-node consolidation). */
+static void test_consolidates_while_the_load_holds(void) {
+  double peak_cost = 0;
+  long peak_nodes = 0;
+  size_t i;
+  const json_t *s;
+  json_array_foreach(samples(), i, s) {
+    if (at(s, "t") > 10 * 60)
+      break;
+    if (at(s, "cost_per_hour") > peak_cost)
+      peak_cost = at(s, "cost_per_hour");
+    long n = (long)json_integer_value(json_object_get(s, "managed_nodes"));
+    if (n > peak_nodes)
+      peak_nodes = n;
+  }
+  const json_t *later = sample_at(55 * 60);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(later);
+  /* Still serving the full load ... */
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(gw(later), "ready")), 18);
+  /* ... on fewer nodes, for less. */
+  CU_ASSERT_TRUE(json_integer_value(json_object_get(later, "managed_nodes")) < peak_nodes);
+  CU_ASSERT_TRUE(at(later, "cost_per_hour") < peak_cost);
+}
 
 NW_TEST_CASES({"scales out fast", test_scales_out_fast},
               {"no pod pends longer than boot latency plus batch window",
@@ -134,5 +152,7 @@ NW_TEST_CASES({"scales out fast", test_scales_out_fast},
               {"decisions come from the controllers' events",
                test_decisions_come_from_the_controllers},
               {"nodes scale in to the minimum when the load stops",
-               test_nodes_scale_in_to_minimum});
+               test_nodes_scale_in_to_minimum},
+              {"consolidates into fewer, cheaper nodes while the load holds",
+               test_consolidates_while_the_load_holds});
 NW_TEST_MAIN("sim gateway", setup, teardown);
