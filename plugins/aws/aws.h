@@ -308,4 +308,9 @@ nw_status aws_poll_events(aws_state *s, int64_t wait_ms, size_t max,
  * an AWS provider id. */
 const char *aws_instance_id(const char *provider_id, char buf[32]);
 
+/* The labels an AWS instance type carries (karpenter.k8s.aws/ ones and the
+ * well-known ones), NULL-terminated: what requirements and node labels
+ * are built from, and what counts as a known label. */
+extern const char *const aws_label_keys[];
+
 #endif

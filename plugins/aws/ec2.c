@@ -535,26 +535,6 @@ static void req_add(aws_state *s, nw_arena *a, req_builder *b, const char *key,
                                         .values = vals};
 }
 
-static const char *const LABEL_KEYS[] = {
-    "node.kubernetes.io/instance-type",
-    "kubernetes.io/arch",
-    "kubernetes.io/os",
-    "karpenter.k8s.aws/instance-category",
-    "karpenter.k8s.aws/instance-family",
-    "karpenter.k8s.aws/instance-generation",
-    "karpenter.k8s.aws/instance-size",
-    "karpenter.k8s.aws/instance-cpu",
-    "karpenter.k8s.aws/instance-cpu-manufacturer",
-    "karpenter.k8s.aws/instance-memory",
-    "karpenter.k8s.aws/instance-hypervisor",
-    "karpenter.k8s.aws/instance-encryption-in-transit-supported",
-    "karpenter.k8s.aws/instance-ebs-bandwidth",
-    "karpenter.k8s.aws/instance-gpu-name",
-    "karpenter.k8s.aws/instance-gpu-manufacturer",
-    "karpenter.k8s.aws/instance-gpu-count",
-    "karpenter.k8s.aws/instance-gpu-memory",
-    "karpenter.k8s.aws/instance-local-nvme",
-    NULL};
 
 static nw_resource_list resources(aws_state *s, nw_arena *a, size_t n,
                                   const char *const *names,
@@ -617,13 +597,13 @@ static void fill_type(aws_state *s, nw_arena *a, const aws_itype *t,
   req_builder b = {s->host->arena_alloc(a, 24 * sizeof(nw_requirement)), 0, 24};
   if (!b.items)
     b.cap = 0;
-  for (size_t i = 0; LABEL_KEYS[i]; i++) {
+  for (size_t i = 0; aws_label_keys[i]; i++) {
     char buf[64];
-    const char *v = aws_label_value(t, LABEL_KEYS[i], buf);
+    const char *v = aws_label_value(t, aws_label_keys[i], buf);
     if (v)
-      req_add(s, a, &b, LABEL_KEYS[i], NW_OP_IN, &v, 1);
+      req_add(s, a, &b, aws_label_keys[i], NW_OP_IN, &v, 1);
     else
-      req_add(s, a, &b, LABEL_KEYS[i], NW_OP_DOES_NOT_EXIST, NULL, 0);
+      req_add(s, a, &b, aws_label_keys[i], NW_OP_DOES_NOT_EXIST, NULL, 0);
   }
   const char **zones = calloc(t->n_zones + 1, sizeof(char *));
   size_t nz = 0;
@@ -1163,11 +1143,11 @@ static void instance_labels(aws_state *s, nw_arena *a, const aws_itype *t,
                             const char *nodepool, nw_labels *out) {
   nw_kv *kv = s->host->arena_alloc(a, 24 * sizeof(*kv));
   size_t n = 0;
-  for (size_t i = 0; kv && t && LABEL_KEYS[i]; i++) {
+  for (size_t i = 0; kv && t && aws_label_keys[i]; i++) {
     char buf[64];
-    const char *v = aws_label_value(t, LABEL_KEYS[i], buf);
+    const char *v = aws_label_value(t, aws_label_keys[i], buf);
     if (v)
-      kv[n++] = (nw_kv){LABEL_KEYS[i], adup(s, a, v)};
+      kv[n++] = (nw_kv){aws_label_keys[i], adup(s, a, v)};
   }
   if (kv) {
     kv[n++] = (nw_kv){"topology.kubernetes.io/zone", adup(s, a, zone)};

@@ -310,7 +310,7 @@ int64_t aws_quantity(const char *s, int milli) {
 
 /* ------------------------------------------------------- requirements */
 
-static const char *const KNOWN_LABELS[] = {
+const char *const aws_label_keys[] = {
     "node.kubernetes.io/instance-type",
     "kubernetes.io/arch",
     "kubernetes.io/os",
@@ -332,8 +332,8 @@ static const char *const KNOWN_LABELS[] = {
     NULL};
 
 static int is_known_label(const char *key) {
-  for (size_t i = 0; KNOWN_LABELS[i]; i++)
-    if (strcmp(KNOWN_LABELS[i], key) == 0)
+  for (size_t i = 0; aws_label_keys[i]; i++)
+    if (strcmp(aws_label_keys[i], key) == 0)
       return 1;
   return 0;
 }
