@@ -217,11 +217,14 @@ static int parse_leader(ctx *c, nw__config *cfg, const nw__ynode *n) {
 }
 
 static int parse_disruption(ctx *c, nw__config *cfg, const nw__ynode *n) {
-  static const char *const keys[] = {"strategy", NULL};
+  static const char *const keys[] = {"strategy", "spotToSpot", NULL};
   if (want_map(c, n, "disruption") != 0 ||
       only_keys(c, n, "disruption", keys) != 0)
     return -1;
-  const nw__ynode *v = nw__ymap_get(n, "strategy");
+  const nw__ynode *v = nw__ymap_get(n, "spotToSpot");
+  if (v && get_bool(c, v, "disruption.spotToSpot", &cfg->spot_to_spot) != 0)
+    return -1;
+  v = nw__ymap_get(n, "strategy");
   return v ? get_string(c, v, "disruption.strategy", &cfg->strategy) : 0;
 }
 

@@ -45,6 +45,7 @@ typedef struct nw__config {
   char *lease_name;
   /* disruption */
   char *strategy;            /* consolidation strategy plugin name */
+  int spot_to_spot;          /* spot-to-spot consolidation, default off */
 } nw__config;
 
 /* Loads and validates `path`.  On success *out is owned by the caller

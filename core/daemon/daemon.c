@@ -127,6 +127,7 @@ static void controllers_start(daemon_state *d) {
   d->termination = nw__termination_new(env);
   d->provisioner = nw__provisioner_new(env);
   d->disruption = nw__disruption_new(env, d->cfg->strategy);
+  nw__disruption_set_spot_to_spot(d->disruption, d->cfg->spot_to_spot);
   nw__provisioner_trigger(d->provisioner);
   NW_INFO("daemon", "controllers started");
 }

@@ -74,6 +74,7 @@ struct nw__disruption {
    * can make a node consolidatable or expired). */
   uint64_t idle_version;
   int64_t idle_since_ms;
+  int spot_to_spot;
 };
 
 enum { RECHECK_MS = 60000 };
@@ -606,7 +607,8 @@ static void compute_work(void *arg) {
       snprintf(j->error, sizeof(j->error), "validation: %s", why ? why : "state changed");
   } else if (j->strategy) {
     nw__disruption_decision dec;
-    if (nw__disruption_decide(&st, sched, j->strategy, 0, s->arena, &dec, &err) != 0)
+    if (nw__disruption_decide(&st, sched, j->strategy, j->d->spot_to_spot,
+                              s->arena, &dec, &err) != 0)
       snprintf(j->error, sizeof(j->error), "strategy %s: %s",
                nw__plugin_descriptor(j->strategy)->name, err.message);
     else if (dec.found)
@@ -796,6 +798,10 @@ nw__disruption *nw__disruption_new(nw__env *env, const char *strategy) {
   schedule(d, PASS_MS);
   d->events_timer = env->ops->timer_start(env, EVENTS_MS, poll_events, d);
   return d;
+}
+
+void nw__disruption_set_spot_to_spot(nw__disruption *d, int on) {
+  d->spot_to_spot = on;
 }
 
 void nw__disruption_trigger(nw__disruption *d) {

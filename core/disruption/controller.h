@@ -29,6 +29,11 @@ typedef struct nw__disruption nw__disruption;
 nw__disruption *nw__disruption_new(nw__env *env, const char *strategy);
 void nw__disruption_free(nw__disruption *d);
 
+/* Allows spot-to-spot consolidation (Karpenter's SpotToSpotConsolidation
+ * feature gate; off by default): a spot node may be replaced by a cheaper
+ * spot one when at least 15 cheaper types exist. */
+void nw__disruption_set_spot_to_spot(nw__disruption *d, int on);
+
 /* Runs a pass now (tests). */
 void nw__disruption_trigger(nw__disruption *d);
 

@@ -35,7 +35,8 @@ static void test_defaults_and_values(void) {
                              "cluster: {kubeconfig: /k, context: dev}\n"
                              "batch: {idle: 500ms, max: 2s}\n"
                              "logging: {level: debug, format: json}\n"
-                             "metrics: {listen: \"127.0.0.1:0\"}\n",
+                             "metrics: {listen: \"127.0.0.1:0\"}\n"
+                             "disruption: {strategy: balanced, spotToSpot: true}\n",
                              &cfg, err, sizeof(err)), 0);
   CU_ASSERT_EQUAL(cfg->n_plugins, 1);
   CU_ASSERT_STRING_EQUAL(cfg->plugins[0].name, "kind");
@@ -51,6 +52,8 @@ static void test_defaults_and_values(void) {
   CU_ASSERT_EQUAL(cfg->log_format, NW__LOG_JSON);
   CU_ASSERT_STRING_EQUAL(cfg->metrics_listen, "127.0.0.1:0");
   CU_ASSERT_TRUE(cfg->leader_election);
+  CU_ASSERT_STRING_EQUAL(cfg->strategy, "balanced");
+  CU_ASSERT_TRUE(cfg->spot_to_spot);
   nw__config_free(cfg);
 
   CU_ASSERT_EQUAL_FATAL(load("plugins: []\n", &cfg, err, sizeof(err)), 0);
@@ -77,6 +80,8 @@ static void test_wrong_type(void) {
   expect_error("plugins: {name: x}\n", ":1:10: plugins must be a list, found a map");
   expect_error("plugins: []\nleaderElection: {enabled: maybe}\n",
                ":2:27: leaderElection.enabled must be true or false, found \"maybe\"");
+  expect_error("plugins: []\ndisruption: {spotToSpot: sometimes}\n",
+               "disruption.spotToSpot must be true or false");
   expect_error("plugins: []\nlogging: {level: loud}\n",
                ":2:18: logging.level must be debug, info, warn or error");
   expect_error("plugins: []\nmetrics: {listen: 8080}\n",
