@@ -457,6 +457,9 @@ typedef struct compute_job {
   decision *validate;     /* non-NULL: re-check this decision */
   decision *result;       /* what the worker decided */
   uint64_t version;       /* store version the snapshot was taken at */
+  /* The scheduler's own claims for the decision's pods (requirements that
+   * carry the pods' zone, affinity and other constraints). */
+  const nw__sched_result *replan;
   int still_valid;
   char error[512];
 } compute_job;
@@ -483,7 +486,9 @@ static char *claim_name_for(compute_job *j, const char *pool) {
 /* A replacement NodeClaim for the candidates' pool: the pool's template,
  * restricted to the cheaper options the strategy kept. */
 static json_t *replacement_claim(compute_job *j, const nw__snap_pool *sp,
-                                 const nw_replacement *r, char **name_out) {
+                                 const nw_replacement *r,
+                                 const nw_requirements *sched_reqs,
+                                 char **name_out) {
   const json_t *np = sp->object;
   const json_t *tmpl = json_object_get(json_object_get(np, "spec"), "template");
   const json_t *tspec = json_object_get(tmpl, "spec");
@@ -491,10 +496,28 @@ static json_t *replacement_claim(compute_job *j, const nw__snap_pool *sp,
   json_t *types = json_array();
   for (size_t i = 0; i < r->n_instance_types; i++)
     json_array_append_new(types, json_string(r->instance_types[i]));
-  json_t *reqs = json_deep_copy(json_object_get(tspec, "requirements"));
-  if (!json_is_array(reqs)) {
-    json_decref(reqs);
+  /* The scheduler's requirements for these pods (pool AND pods), without
+   * the instance-type and capacity-type choice the strategy narrowed; or,
+   * without them, the pool's template. */
+  json_t *reqs;
+  if (sched_reqs) {
+    json_t *all = nw__requirements_to_json(sched_reqs);
     reqs = json_array();
+    size_t i;
+    json_t *q;
+    json_array_foreach(all, i, q) {
+      const char *k = json_string_value(json_object_get(q, "key"));
+      if (k && strcmp(k, "node.kubernetes.io/instance-type") != 0 &&
+          !(r->capacity_type && strcmp(k, "karpenter.sh/capacity-type") == 0))
+        json_array_append(reqs, q);
+    }
+    json_decref(all);
+  } else {
+    reqs = json_deep_copy(json_object_get(tspec, "requirements"));
+    if (!json_is_array(reqs)) {
+      json_decref(reqs);
+      reqs = json_array();
+    }
   }
   json_array_append_new(reqs, json_pack("{s:s, s:s, s:o}", "key",
                                         "node.kubernetes.io/instance-type",
@@ -565,7 +588,11 @@ static decision *to_decision(compute_job *j, const nw__disruption_decision *dec)
     for (size_t i = 0; i < c->result.n_replacements; i++) {
       char *name = NULL;
       json_array_append_new(x->replacements,
-                            replacement_claim(j, &s->pools[pi], &c->result.replacements[i], &name));
+                            replacement_claim(j, &s->pools[pi], &c->result.replacements[i],
+                                              j->replan && i < j->replan->n_claims
+                                                  ? &j->replan->claims[i].requirements
+                                                  : NULL,
+                                              &name));
       x->replacement_names[x->n_replacements++] = name;
     }
   }
@@ -611,8 +638,19 @@ static void compute_work(void *arg) {
                               s->arena, &dec, &err) != 0)
       snprintf(j->error, sizeof(j->error), "strategy %s: %s",
                nw__plugin_descriptor(j->strategy)->name, err.message);
-    else if (dec.found)
+    else if (dec.found) {
+      if (dec.command.kind == NW_COMMAND_REPLACE) {
+        /* Re-plan the moved pods alone to learn the requirements of their
+         * new claims; the strategy's result names only instance types. */
+        nw__sched_opts o;
+        memset(&o, 0, sizeof(o));
+        o.n_removed = dec.command.n_candidates;
+        o.removed = dec.nodes;
+        o.max_new_claims = dec.command.result.n_replacements;
+        j->replan = nw__scheduler_solve(sched, NULL, 0, &o, s->arena, &err);
+      }
       j->result = to_decision(j, &dec);
+    }
   }
   nw__scheduler_free(sched);
 }

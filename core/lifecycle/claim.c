@@ -155,3 +155,19 @@ json_t *nw__claim_labels_from_instance(const nw_node_instance *inst) {
                         json_string(inst->capacity_type));
   return l;
 }
+
+json_t *nw__requirements_to_json(const nw_requirements *r) {
+  json_t *arr = json_array();
+  for (size_t i = 0; i < r->len; i++) {
+    const nw_requirement *q = &r->items[i];
+    json_t *vals = json_array();
+    for (size_t v = 0; v < q->n_values; v++)
+      json_array_append_new(vals, json_string(q->values[v]));
+    json_t *o = json_pack("{s:s, s:s, s:o}", "key", q->key, "operator",
+                          nw__operator_name(q->op), "values", vals);
+    if (q->min_values > 0)
+      json_object_set_new(o, "minValues", json_integer(q->min_values));
+    json_array_append_new(arr, o);
+  }
+  return arr;
+}

@@ -23,6 +23,9 @@ json_t *nw__claim_status_from_instance(const nw_node_instance *inst);
  * capacity type, plus the provider's own labels (a new object). */
 json_t *nw__claim_labels_from_instance(const nw_node_instance *inst);
 
+/* Requirements as a NodeClaim's spec.requirements list (a new array). */
+json_t *nw__requirements_to_json(const nw_requirements *r);
+
 /* A resource list as a Kubernetes resource map ({"cpu": "1500m", ...}). */
 json_t *nw__resources_to_json(const nw_resource_list *l);
 

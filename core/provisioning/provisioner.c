@@ -112,21 +112,6 @@ static char *claim_name(nw__provisioner *p, const char *pool, char *buf,
   return buf;
 }
 
-static json_t *requirements_json(const nw_requirements *r) {
-  json_t *arr = json_array();
-  for (size_t i = 0; i < r->len; i++) {
-    const nw_requirement *q = &r->items[i];
-    json_t *vals = json_array();
-    for (size_t v = 0; v < q->n_values; v++)
-      json_array_append_new(vals, json_string(q->values[v]));
-    json_t *o = json_pack("{s:s, s:s, s:o}", "key", q->key, "operator",
-                          nw__operator_name(q->op), "values", vals);
-    if (q->min_values > 0)
-      json_object_set_new(o, "minValues", json_integer(q->min_values));
-    json_array_append_new(arr, o);
-  }
-  return arr;
-}
 
 /* NodeClaim template parts of a NodePool: labels, annotations and the
  * spec fields a claim inherits. */
@@ -170,7 +155,7 @@ static json_t *build_claim(pass *ps, const nw__sched_claim *c) {
     json_object_set_new(ann, NW__ANN_NODEPOOL_HASH_VERSION, json_string(NW__NODEPOOL_HASH_VERSION));
   }
   json_t *spec = json_pack("{s:o, s:{s:o}}", "requirements",
-                           requirements_json(&c->requirements), "resources",
+                           nw__requirements_to_json(&c->requirements), "resources",
                            "requests", nw__resources_to_json(&c->requests));
   const char *keys[] = {"nodeClassRef", "taints", "startupTaints", "expireAfter",
                         "terminationGracePeriod"};
