@@ -142,16 +142,27 @@ check "1 replica Running on a launched node" wait_for 120 running 1
 kubectl scale deployment kong --replicas=20 >/dev/null
 check "20 replicas Running" wait_for 300 running 20
 
-nodes=$(kubectl get nodes -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
-claims=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
-initialized=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o json | python3 -c '
+# Initialized and READY follow the Node's Ready condition through the
+# informers, a moment after the pods run: wait for them, do not race them.
+count_initialized() {
+  kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o json | python3 -c '
 import json,sys
 items=json.load(sys.stdin)["items"]
-print(sum(1 for c in items if any(x["type"]=="Initialized" and x["status"]=="True" for x in c.get("status",{}).get("conditions",[]))))')
-log "nodes=$nodes claims=$claims initialized=$initialized"
-check "every claim Initialized" [ "$initialized" -eq "$claims" -a "$claims" -ge 1 ]
-ready=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e --no-headers | awk '$6=="True"' | wc -l)
-check "kubectl shows every claim READY" [ "$ready" -eq "$claims" ]
+print(sum(1 for c in items if any(x["type"]=="Initialized" and x["status"]=="True" for x in c.get("status",{}).get("conditions",[]))))'
+}
+all_initialized() {
+  local c; c=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
+  [[ $c -ge 1 && $(count_initialized) -eq $c ]]
+}
+all_ready() {
+  local c; c=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
+  [[ $(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e --no-headers | awk '$6=="True"' | wc -l) -eq $c ]]
+}
+check "every claim Initialized" wait_for 90 all_initialized
+check "kubectl shows every claim READY" wait_for 30 all_ready
+nodes=$(kubectl get nodes -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
+claims=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
+log "nodes=$nodes claims=$claims initialized=$(count_initialized)"
 check "a Node per claim" [ "$nodes" -eq "$claims" ]
 off=$(kubectl get pods -l app=kong -o json | python3 -c '
 import json,subprocess,sys
