@@ -467,21 +467,6 @@ typedef struct compute_job {
 static const char *const method_names[] = {"emptiness", "drift", "multi-node",
                                            "single-node"};
 
-static char *claim_name_for(compute_job *j, const char *pool) {
-  static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-  uint64_t x = (j->d->name_seq++ * 0x9e3779b97f4a7c15ull) ^ (uint64_t)j->snap->taken_ms ^ 0x5bd1e995u;
-  x ^= x >> 31;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 29;
-  char buf[128];
-  size_t n = (size_t)snprintf(buf, sizeof(buf) - 6, "%s-", pool);
-  for (int i = 0; i < 5; i++) {
-    buf[n + i] = alphabet[x % (sizeof(alphabet) - 1)];
-    x /= sizeof(alphabet) - 1;
-  }
-  buf[n + 5] = '\0';
-  return strdup(buf);
-}
 
 /* A replacement NodeClaim for the candidates' pool: the pool's template,
  * restricted to the cheaper options the strategy kept. */
@@ -489,10 +474,10 @@ static json_t *replacement_claim(compute_job *j, const nw__snap_pool *sp,
                                  const nw_replacement *r,
                                  const nw_requirements *sched_reqs,
                                  char **name_out) {
-  const json_t *np = sp->object;
-  const json_t *tmpl = json_object_get(json_object_get(np, "spec"), "template");
-  const json_t *tspec = json_object_get(tmpl, "spec");
-  char *name = claim_name_for(j, sp->pool->name);
+  char name[128];
+  nw__claim_name(sp->pool->name,
+                 j->d->name_seq++ ^ (uint64_t)j->snap->taken_ms << 16 ^ 0x5bd1e995u,
+                 name, sizeof(name));
   json_t *types = json_array();
   for (size_t i = 0; i < r->n_instance_types; i++)
     json_array_append_new(types, json_string(r->instance_types[i]));
@@ -513,6 +498,8 @@ static json_t *replacement_claim(compute_job *j, const nw__snap_pool *sp,
     }
     json_decref(all);
   } else {
+    const json_t *tspec = json_object_get(
+        json_object_get(json_object_get(sp->object, "spec"), "template"), "spec");
     reqs = json_deep_copy(json_object_get(tspec, "requirements"));
     if (!json_is_array(reqs)) {
       json_decref(reqs);
@@ -526,32 +513,8 @@ static json_t *replacement_claim(compute_job *j, const nw__snap_pool *sp,
     json_array_append_new(reqs, json_pack("{s:s, s:s, s:[s]}", "key",
                                           "karpenter.sh/capacity-type", "operator",
                                           "In", "values", r->capacity_type));
-  json_t *labels = json_deep_copy(json_object_get(json_object_get(tmpl, "metadata"), "labels"));
-  if (!json_is_object(labels)) {
-    json_decref(labels);
-    labels = json_object();
-  }
-  json_object_set_new(labels, "karpenter.sh/nodepool", json_string(sp->pool->name));
-  json_t *ann = json_object();
-  if (sp->hash[0]) {
-    json_object_set_new(ann, NW__ANN_NODEPOOL_HASH, json_string(sp->hash));
-    json_object_set_new(ann, NW__ANN_NODEPOOL_HASH_VERSION, json_string(NW__NODEPOOL_HASH_VERSION));
-  }
-  json_t *spec = json_pack("{s:o}", "requirements", reqs);
-  const char *keys[] = {"nodeClassRef", "taints", "startupTaints", "expireAfter",
-                        "terminationGracePeriod"};
-  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-    const json_t *v = json_object_get(tspec, keys[i]);
-    if (v)
-      json_object_set_new(spec, keys[i], json_deep_copy(v));
-  }
-  json_t *claim = json_pack("{s:s, s:s, s:{s:s, s:o, s:o, s:[s]}, s:o}",
-                            "apiVersion", "karpenter.sh/v1", "kind", "NodeClaim",
-                            "metadata", "name", name, "labels", labels,
-                            "annotations", ann, "finalizers",
-                            "karpenter.sh/termination", "spec", spec);
-  *name_out = name;
-  return claim;
+  *name_out = strdup(name);
+  return nw__claim_for_pool(sp, name, reqs, NULL, r->price);
 }
 
 static long snap_pool(const nw__snapshot *s, const char *name) {

@@ -6,7 +6,6 @@
 
 #include "cluster/objutil.h"
 #include "cluster/providers.h"
-#include "disruption/drift.h"
 #include "lifecycle/claim.h"
 #include "metrics/metrics.h"
 #include "model/objects.h"
@@ -91,88 +90,17 @@ typedef struct pass {
 
 /* ---- scheduling (on a worker) ------------------------------------------ */
 
-static char *claim_name(nw__provisioner *p, const char *pool, char *buf,
-                        size_t len) {
-  /* Karpenter names claims <pool>-<5 random chars>; a hash of a sequence
-   * and the start time keeps names unique across restarts and
-   * deterministic in the simulator. */
-  static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-  uint64_t x = (p->name_seq++ * 0x9e3779b97f4a7c15ull) ^
-               (uint64_t)p->env->ops->now_ms(p->env);
-  x ^= x >> 31;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 29;
-  char suffix[6];
-  for (int i = 0; i < 5; i++) {
-    suffix[i] = alphabet[x % (sizeof(alphabet) - 1)];
-    x /= sizeof(alphabet) - 1;
-  }
-  suffix[5] = '\0';
-  snprintf(buf, len, "%s-%s", pool, suffix);
-  return buf;
-}
 
-
-/* NodeClaim template parts of a NodePool: labels, annotations and the
- * spec fields a claim inherits. */
-static const json_t *template_of(const json_t *np, const char *part) {
-  const json_t *tmpl = json_object_get(json_object_get(np, "spec"), "template");
-  if (strcmp(part, "labels") == 0 || strcmp(part, "annotations") == 0)
-    return json_object_get(json_object_get(tmpl, "metadata"), part);
-  return json_object_get(json_object_get(tmpl, "spec"), part);
-}
-
-static const char *uid_of(const json_t *obj) {
-  const char *u = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
-  return u ? u : "";
-}
 
 static json_t *build_claim(pass *ps, const nw__sched_claim *c) {
-  const nw__snap_pool *pi = &ps->snap->pools[c->pool];
-  const json_t *np = pi->object;
+  nw__provisioner *p = ps->p;
   char name[128];
-  claim_name(ps->p, c->nodepool, name, sizeof(name));
-  json_t *labels = json_deep_copy(template_of(np, "labels"));
-  if (!json_is_object(labels)) {
-    json_decref(labels);
-    labels = json_object();
-  }
-  json_object_set_new(labels, "karpenter.sh/nodepool", json_string(c->nodepool));
-  json_t *ann = json_deep_copy(template_of(np, "annotations"));
-  if (!json_is_object(ann)) {
-    json_decref(ann);
-    ann = json_object();
-  }
-  if (c->price >= 0) {
-    /* The price of the offering the scheduler chose, so cost can be
-     * reported without asking the provider again. */
-    char price[32];
-    snprintf(price, sizeof(price), "%.6f", c->price);
-    json_object_set_new(ann, NW__ANN_PRICE, json_string(price));
-  }
-  if (pi->hash[0]) {
-    json_object_set_new(ann, NW__ANN_NODEPOOL_HASH, json_string(pi->hash));
-    json_object_set_new(ann, NW__ANN_NODEPOOL_HASH_VERSION, json_string(NW__NODEPOOL_HASH_VERSION));
-  }
-  json_t *spec = json_pack("{s:o, s:{s:o}}", "requirements",
-                           nw__requirements_to_json(&c->requirements), "resources",
-                           "requests", nw__resources_to_json(&c->requests));
-  const char *keys[] = {"nodeClassRef", "taints", "startupTaints", "expireAfter",
-                        "terminationGracePeriod"};
-  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-    const json_t *v = template_of(np, keys[i]);
-    if (v)
-      json_object_set_new(spec, keys[i], json_deep_copy(v));
-  }
-  json_t *claim = json_pack(
-      "{s:s, s:s, s:{s:s, s:o, s:o, s:[s], s:[{s:s, s:s, s:s, s:s, s:b, s:b}]}, s:o}",
-      "apiVersion", "karpenter.sh/v1", "kind", "NodeClaim", "metadata", "name",
-      name, "labels", labels, "annotations", ann, "finalizers",
-      "karpenter.sh/termination", "ownerReferences", "apiVersion",
-      "karpenter.sh/v1", "kind", "NodePool", "name", c->nodepool, "uid",
-      uid_of(np), "blockOwnerDeletion", 1,
-      "controller", 1, "spec", spec);
-  return claim;
+  nw__claim_name(c->nodepool,
+                 p->name_seq++ ^ (uint64_t)p->env->ops->now_ms(p->env) << 16,
+                 name, sizeof(name));
+  return nw__claim_for_pool(&ps->snap->pools[c->pool], name,
+                            nw__requirements_to_json(&c->requirements),
+                            nw__resources_to_json(&c->requests), c->price);
 }
 
 static void nominate(pass *ps, const nw__sched_result *r) {

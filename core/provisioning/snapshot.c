@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cluster/objutil.h"
+#include <stdio.h>
 #include "cluster/providers.h"
 #include "disruption/drift.h"
 #include "lifecycle/claim.h"
@@ -311,4 +312,72 @@ void nw__snapshot_free(nw__snapshot *s) {
   json_decref(s->pdbs);
   nw__arena_free(s->arena);
   free(s);
+}
+
+void nw__claim_name(const char *pool, uint64_t seed, char *buf, size_t len) {
+  static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+  uint64_t x = seed * 0x9e3779b97f4a7c15ull;
+  x ^= x >> 31;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 29;
+  char suffix[6];
+  for (int i = 0; i < 5; i++) {
+    suffix[i] = alphabet[x % (sizeof(alphabet) - 1)];
+    x /= sizeof(alphabet) - 1;
+  }
+  suffix[5] = '\0';
+  snprintf(buf, len, "%s-%s", pool, suffix);
+}
+
+/* A copy of template.metadata.<part>, or an empty object. */
+static json_t *template_meta(const json_t *np, const char *part) {
+  const json_t *tmpl = json_object_get(json_object_get(np, "spec"), "template");
+  json_t *v = json_deep_copy(json_object_get(json_object_get(tmpl, "metadata"), part));
+  if (json_is_object(v))
+    return v;
+  json_decref(v);
+  return json_object();
+}
+
+json_t *nw__claim_for_pool(const nw__snap_pool *sp, const char *name,
+                           json_t *requirements, json_t *requests,
+                           double price) {
+  const json_t *np = sp->object;
+  const char *pool = sp->pool->name;
+  json_t *labels = template_meta(np, "labels");
+  json_object_set_new(labels, "karpenter.sh/nodepool", json_string(pool));
+  json_t *ann = template_meta(np, "annotations");
+  if (price >= 0) {
+    /* The price of the offering chosen, so cost can be reported without
+     * asking the provider again. */
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%.6f", price);
+    json_object_set_new(ann, NW__ANN_PRICE, json_string(buf));
+  }
+  if (sp->hash[0]) {
+    json_object_set_new(ann, NW__ANN_NODEPOOL_HASH, json_string(sp->hash));
+    json_object_set_new(ann, NW__ANN_NODEPOOL_HASH_VERSION,
+                        json_string(NW__NODEPOOL_HASH_VERSION));
+  }
+  json_t *spec = json_pack("{s:o}", "requirements", requirements);
+  if (requests)
+    json_object_set_new(spec, "resources", json_pack("{s:o}", "requests", requests));
+  const json_t *tspec = json_object_get(
+      json_object_get(json_object_get(np, "spec"), "template"), "spec");
+  static const char *const keys[] = {"nodeClassRef", "taints", "startupTaints",
+                                     "expireAfter", "terminationGracePeriod"};
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    const json_t *v = json_object_get(tspec, keys[i]);
+    if (v)
+      json_object_set_new(spec, keys[i], json_deep_copy(v));
+  }
+  const char *uid = json_string_value(
+      json_object_get(json_object_get(np, "metadata"), "uid"));
+  return json_pack(
+      "{s:s, s:s, s:{s:s, s:o, s:o, s:[s], s:[{s:s, s:s, s:s, s:s, s:b, s:b}]}, s:o}",
+      "apiVersion", "karpenter.sh/v1", "kind", "NodeClaim", "metadata", "name",
+      name, "labels", labels, "annotations", ann, "finalizers",
+      "karpenter.sh/termination", "ownerReferences", "apiVersion",
+      "karpenter.sh/v1", "kind", "NodePool", "name", pool, "uid", uid ? uid : "",
+      "blockOwnerDeletion", 1, "controller", 1, "spec", spec);
 }

@@ -61,6 +61,23 @@ size_t nw__snapshot_prepare(nw__snapshot *s, nw__plugin_set *plugins);
 
 void nw__snapshot_free(nw__snapshot *s);
 
+/*
+ * A karpenter.sh/v1 NodeClaim for pool `sp`: the template's labels,
+ * annotations, nodeClassRef, taints, startupTaints, expireAfter and
+ * terminationGracePeriod, the pool label, hash and owner, the termination
+ * finalizer, and the given requirements (taken) and requests (taken; may
+ * be NULL).  `price` < 0 leaves out the price annotation.  A new object.
+ * Shared by the provisioner and the disruption controller's replacements.
+ */
+json_t *nw__claim_for_pool(const nw__snap_pool *sp, const char *name,
+                           json_t *requirements, json_t *requests,
+                           double price);
+
+/* Karpenter's claim name, <pool>-<5 characters>, from `seed` (a counter
+ * mixed with the clock, so names are unique across restarts and
+ * deterministic in the simulator).  Into buf. */
+void nw__claim_name(const char *pool, uint64_t seed, char *buf, size_t len);
+
 /* Pending per the kube-scheduler: unbound, PodScheduled=False with reason
  * Unschedulable, not terminating, no scheduling gates. */
 int nw__pod_pending(const json_t *pod);
