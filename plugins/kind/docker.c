@@ -402,3 +402,41 @@ nw_status nw__kind_exec(nw__kind *k, const char *container,
   json_decref(v);
   return NW_OK;
 }
+
+nw_status nw__kind_list_containers(nw__kind *k, const char *labels_json,
+                                   nw_arena *a, json_t **out, nw_error *err) {
+  char filters[1024], enc[2048], path[2200];
+  nw_http_response r;
+  snprintf(filters, sizeof(filters), "{\"label\":%s}", labels_json);
+  nw__kind_url_encode(filters, enc, sizeof(enc));
+  snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", enc);
+  nw_status st = nw__kind_docker(k, "GET", path, NULL, a, &r, err);
+  if (st != NW_OK)
+    return st;
+  *out = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+  if (!json_is_array(*out)) {
+    json_decref(*out);
+    *out = NULL;
+    return nw__kind_err(err, NW_ERR, "docker: list containers: HTTP %ld: %s",
+                        r.status, nw__kind_docker_message(k->host, a, &r));
+  }
+  return NW_OK;
+}
+
+nw_status nw__kind_exec_ok(nw__kind *k, const char *container,
+                           const char *const *argv, nw_arena *a,
+                           const char **out, nw_error *err) {
+  const char *o = NULL, *e = NULL;
+  int code = -1;
+  nw_status st = nw__kind_exec(k, container, argv, a, &o, &e, &code, err);
+  if (st != NW_OK)
+    return st;
+  if (code != 0)
+    return nw__kind_err(err, NW_ERR, "kind: `%s %s` in %s exited with %d: %.300s",
+                        argv[0], argv[1] ? argv[1] : "", container, code,
+                        e && *e ? e : o);
+  if (out)
+    *out = o;
+  return NW_OK;
+}
+

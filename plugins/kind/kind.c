@@ -222,28 +222,6 @@ static nw_status inspect(nw__kind *k, const char *name, nw_arena *a,
   return NW_OK;
 }
 
-/* Lists containers matching label filters (JSON array text); *out is the
- * parsed array, caller decrefs. */
-static nw_status list_raw(nw__kind *k, const char *labels_json, nw_arena *a,
-                          json_t **out, nw_error *err) {
-  char filters[1024], enc[2048], path[2200];
-  nw_http_response r;
-  snprintf(filters, sizeof(filters), "{\"label\":%s}", labels_json);
-  nw__kind_url_encode(filters, enc, sizeof(enc));
-  snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", enc);
-  nw_status st = nw__kind_docker(k, "GET", path, NULL, a, &r, err);
-  if (st != NW_OK)
-    return st;
-  *out = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
-  if (!json_is_array(*out)) {
-    json_decref(*out);
-    *out = NULL;
-    return nw__kind_err(err, NW_ERR, "docker: list containers: HTTP %ld: %s",
-                        r.status, nw__kind_docker_message(k->host, a, &r));
-  }
-  return NW_OK;
-}
-
 static void list_item(nw__kind *k, nw_arena *a, json_t *c, nw_node_instance *out) {
   json_t *created = json_object_get(c, "Created");
   fill_instance(k, a, json_string_value(json_array_get(json_object_get(c, "Names"), 0)),
@@ -263,7 +241,7 @@ static nw_status find_claim(nw__kind *k, const char *claim, nw_arena *a,
   if (!lj)
     return nw__kind_err(err, NW_ERR, "kind: out of memory");
   json_t *arr = NULL;
-  nw_status st = list_raw(k, lj, a, &arr, err);
+  nw_status st = nw__kind_list_containers(k, lj, a, &arr, err);
   free(lj);
   if (st != NW_OK)
     return st;
@@ -538,100 +516,12 @@ static nw_status register_node(nw__kind *k, const nw__kind_node_spec *spec,
                       nw__kind_docker_message(k->host, a, &r));
 }
 
-static nw_status exec_ok(nw__kind *k, const char *container,
-                         const char *const *argv, nw_arena *a,
-                         const char **out, nw_error *err) {
-  const char *o = NULL, *e = NULL;
-  int code = -1;
-  nw_status st = nw__kind_exec(k, container, argv, a, &o, &e, &code, err);
-  if (st != NW_OK)
-    return st;
-  if (code != 0)
-    return nw__kind_err(err, NW_ERR, "kind: `%s %s` in %s exited with %d: %.300s",
-                        argv[0], argv[1] ? argv[1] : "", container, code,
-                        e && *e ? e : o);
-  if (out)
-    *out = o;
-  return NW_OK;
-}
-
-static nw_status control_plane(nw__kind *k, nw_arena *a, char *name, size_t len,
-                               nw_error *err) {
-  json_t *arr = NULL;
-  char lj[300];
-  snprintf(lj, sizeof(lj), "[\"%s=%s\",\"%s=control-plane\"]",
-           NW_KIND_LABEL_CLUSTER, k->cfg.cluster, NW_KIND_LABEL_ROLE);
-  nw_status st = list_raw(k, lj, a, &arr, err);
-  if (st != NW_OK)
-    return st;
-  const char *n = NULL;
-  size_t i;
-  json_t *c;
-  json_array_foreach(arr, i, c) {
-    const char *s = json_string_value(json_object_get(c, "State"));
-    if (s && strcmp(s, "running") == 0) {
-      n = json_string_value(json_array_get(json_object_get(c, "Names"), 0));
-      break;
-    }
-  }
-  if (n)
-    snprintf(name, len, "%s", n[0] == '/' ? n + 1 : n);
-  json_decref(arr);
-  if (!n)
-    return nw__kind_err(err, NW_ERR_INVALID,
-                        "kind: no running control-plane container of cluster %s "
-                        "(labels %s=%s, %s=control-plane); create it with `kind "
-                        "create cluster --name %s`", k->cfg.cluster,
-                        NW_KIND_LABEL_CLUSTER, k->cfg.cluster, NW_KIND_LABEL_ROLE,
-                        k->cfg.cluster);
-  return NW_OK;
-}
-
-/* kubeadm runtime: join the node to the kind cluster, as kind does. */
-static nw_status join_node(nw__kind *k, const nw__kind_node_spec *spec,
-                           nw_arena *a, nw_error *err) {
-  static const char *const joined[] = {"test", "-f", "/etc/kubernetes/kubelet.conf", NULL};
-  static const char *const wait_systemd[] = {
-      "sh", "-c",
-      "i=0; while [ $i -lt 120 ]; do systemctl is-active --quiet containerd && "
-      "exit 0; i=$((i+1)); sleep 0.5; done; exit 1", NULL};
-  char cp[256], endpoint[256], token[128], hash[128];
-  const char *o = NULL, *e = NULL, *join_cmd = NULL;
-  int code = -1;
-  nw_status st = nw__kind_exec(k, spec->name, joined, a, &o, &e, &code, err);
-  if (st != NW_OK || code == 0)
-    return st;
-  st = control_plane(k, a, cp, sizeof(cp), err);
-  if (st == NW_OK)
-    st = exec_ok(k, spec->name, wait_systemd, a, NULL, err);
-  if (st == NW_OK)
-    st = exec_ok(k, cp, nw__kind_token_argv(), a, &join_cmd, err);
-  if (st != NW_OK)
-    return st;
-  if (nw__kind_parse_join(join_cmd, endpoint, sizeof(endpoint), token,
-                          sizeof(token), hash, sizeof(hash)) != 0)
-    return nw__kind_err(err, NW_ERR, "kind: unexpected output of `kubeadm token "
-                        "create --print-join-command` in %s: %.200s", cp, join_cmd);
-  char **kubelet = nw__kind_kubelet_args_argv(&k->cfg, spec);
-  char **join = nw__kind_join_argv(endpoint, token, hash);
-  if (!kubelet || !join) {
-    st = nw__kind_err(err, NW_ERR, "kind: out of memory");
-  } else {
-    st = exec_ok(k, spec->name, (const char *const *)kubelet, a, NULL, err);
-    if (st == NW_OK)
-      st = exec_ok(k, spec->name, (const char *const *)join, a, NULL, err);
-  }
-  nw__kind_argv_free(kubelet);
-  nw__kind_argv_free(join);
-  return st;
-}
-
 /* After the container runs: make it a node. */
 static nw_status make_node(nw__kind *k, const nw__kind_class *cls,
                            const nw__kind_node_spec *spec, nw_arena *a,
                            nw_error *err) {
   if (cls->runtime == NW_KIND_RUNTIME_KUBEADM)
-    return join_node(k, spec, a, err);
+    return nw__kind_join(k, spec, a, err);
   nw_status st = register_node(k, spec, a, err);
   if (st == NW_ERR_UNSUPPORTED) {
     /* `nodewright simulate` and hosts without a cluster: the container is
@@ -820,7 +710,7 @@ static nw_status kind_list(void *state, nw_arena *arena, nw_node_instances *out,
   snprintf(lj, sizeof(lj), "[\"%s=%s\",\"%s\"]", NW_KIND_LABEL_CLUSTER,
            k->cfg.cluster, NW_KIND_LABEL_CLAIM);
   flush_gone(k, arena);
-  nw_status st = list_raw(k, lj, arena, &arr, err);
+  nw_status st = nw__kind_list_containers(k, lj, arena, &arr, err);
   if (st != NW_OK)
     return st;
   size_t n = json_array_size(arr);

@@ -216,6 +216,19 @@ nw_status nw__kind_exec(nw__kind *k, const char *container,
                         const char **out, const char **errout, int *exit_code,
                         nw_error *err);
 
+/* nw__kind_exec that also fails (NW_ERR, naming the command, the container
+ * and its stderr) when the process exits non-zero.  *out (if out is not
+ * NULL) gets stdout in the arena. */
+nw_status nw__kind_exec_ok(nw__kind *k, const char *container,
+                           const char *const *argv, nw_arena *a,
+                           const char **out, nw_error *err);
+
+/* Lists containers (all states) matching label filters, given as a JSON
+ * array text such as ["a=b","c=d"].  *out is the parsed array of the
+ * Docker API, a new reference the caller decrefs. */
+nw_status nw__kind_list_containers(nw__kind *k, const char *labels_json,
+                                   nw_arena *a, json_t **out, nw_error *err);
+
 /* Splits Docker's multiplexed exec stream (8-byte frame headers) into
  * stdout and stderr.  Pure; outputs are malloc'd, caller frees.  Returns
  * 0, or -1 on a truncated frame (what came before is kept). */
@@ -274,5 +287,17 @@ char **nw__kind_kubelet_args_argv(const nw__kind_config *cfg,
 char **nw__kind_join_argv(const char *endpoint, const char *token,
                           const char *hash);
 void nw__kind_argv_free(char **argv);
+
+/* ---- join.c ------------------------------------------------------------- */
+
+/* Joins the running container spec->name to the kind cluster of the
+ * config (kubeadm runtime): finds the cluster's running control-plane
+ * container by label, mints a join command there with `kubeadm token
+ * create --print-join-command`, writes /etc/default/kubelet in the node and
+ * runs `kubeadm join`.  A node that has /etc/kubernetes/kubelet.conf has
+ * joined already and is left alone, so a create retried after a crash
+ * does not join twice.  Scratch memory comes from the arena. */
+nw_status nw__kind_join(nw__kind *k, const nw__kind_node_spec *spec,
+                        nw_arena *a, nw_error *err);
 
 #endif
