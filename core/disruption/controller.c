@@ -75,6 +75,18 @@ struct nw__disruption {
   uint64_t idle_version;
   int64_t idle_since_ms;
   int spot_to_spot;
+  /* Expiration and drift only change with a claim, its Node or its
+   * NodePool, or with time (expiry): claims whose objects changed are
+   * re-checked (names in drift_dirty), all of them when a NodePool or node
+   * class changed or the earliest expiry is due. */
+  json_t *drift_dirty;
+  int drift_all;
+  int64_t next_expiry_ms;
+  /* Repair verdicts change with Nodes and claims, or with time while a
+   * node is unhealthy. */
+  int repair_dirty;
+  /* Decoded objects reused from pass to pass. */
+  nw__snap_cache *cache;
 };
 
 enum { RECHECK_MS = 60000 };
@@ -107,13 +119,53 @@ static void decision_free(decision *x) {
 
 /* ---- expiration, drift, pod events ------------------------------------- */
 
-/* The claim's NodePool, decoded into `a`; NULL when absent or invalid. */
-static const nw__nodepool *pool_of(nw__env *env, const json_t *claim,
-                                   nw_arena *a, const json_t **obj) {
+/* A NodePool decoded once per expiration and drift pass. */
+typedef struct pass_pool {
+  const char *name;
+  const json_t *obj;
+  const nw__nodepool *pool;
+  char hash[21];
+  int hashed;
+} pass_pool;
+
+typedef struct drift_pass {
+  nw__disruption *d;
+  nw_arena *arena;       /* the pass's scratch: pools, labels */
+  pass_pool *pools;
+  size_t n_pools, cap_pools;
+  int64_t now;
+  int64_t next_expiry;   /* earliest expiry among the claims checked */
+} drift_pass;
+
+/* The claim's NodePool, decoded once per pass; NULL when absent or
+ * invalid. */
+static const pass_pool *pool_of(drift_pass *dp, const json_t *claim) {
+  nw__env *env = dp->d->env;
   const char *p = nw__label(claim, "karpenter.sh/nodepool");
-  *obj = p ? nw__store_get(env->store, NW__K_NODEPOOL, NULL, p) : NULL;
+  if (!p)
+    return NULL;
+  for (size_t i = 0; i < dp->n_pools; i++) {
+    if (strcmp(dp->pools[i].name, p) == 0)
+      return dp->pools[i].pool ? &dp->pools[i] : NULL;
+  }
+  if (dp->n_pools == dp->cap_pools) {
+    size_t cap = dp->cap_pools ? dp->cap_pools * 2 : 8;
+    pass_pool *g = nw__arena_alloc(dp->arena, cap * sizeof(*g));
+    if (!g)
+      return NULL;
+    if (dp->n_pools)
+      memcpy(g, dp->pools, dp->n_pools * sizeof(*g));
+    dp->pools = g;
+    dp->cap_pools = cap;
+  }
+  pass_pool *pp = &dp->pools[dp->n_pools++];
+  memset(pp, 0, sizeof(*pp));
+  pp->name = nw__arena_strdup(dp->arena, p);
+  pp->obj = nw__store_get(env->store, NW__K_NODEPOOL, NULL, p);
   nw_error err = {0};
-  return *obj ? nw__nodepool_decode(*obj, a, &err) : NULL;
+  pp->pool = pp->obj ? nw__nodepool_decode(pp->obj, dp->arena, &err) : NULL;
+  pp->hashed = pp->pool && nw__nodepool_hash(pp->obj, pp->hash, &err) == 0;
+  return pp->pool ? pp : NULL;
 }
 
 /* Labels to check requirement drift against: the Node's, else the
@@ -126,9 +178,10 @@ static nw_labels labels_of(nw__env *env, const json_t *claim, nw_arena *a) {
   size_t n = 0;
   const char *k;
   json_t *v;
+  /* Borrowed from the store: the pass uses them before anything changes. */
   json_object_foreach((json_t *)lab, k, v) {
     if (kv && json_is_string(v))
-      kv[n++] = (nw_kv){nw__arena_strdup(a, k), nw__arena_strdup(a, json_string_value(v))};
+      kv[n++] = (nw_kv){k, json_string_value(v)};
   }
   return (nw_labels){n, kv};
 }
@@ -153,30 +206,64 @@ static void mark_drifted(nw__env *env, const json_t *claim, nw__drift_kind kind,
   json_decref(st);
 }
 
-/* Expiration (forceful, regardless of budgets) and drift marking. */
+/* Expiration (forceful, regardless of budgets) and drift marking of one
+ * claim. */
 static int expire_and_drift(void *user, json_t *claim) {
-  nw__disruption *d = user;
-  nw__env *env = d->env;
+  drift_pass *dp = user;
+  nw__env *env = dp->d->env;
   if (nw__obj_deleting(claim))
     return 0;
-  int64_t now = env->ops->now_ms(env);
-  nw_arena *a = nw__arena_new();
-  const json_t *np = NULL;
-  const nw__nodepool *pool = pool_of(env, claim, a, &np);
-  if (nw__claim_expired(claim, pool, now, NULL)) {
+  const pass_pool *pp = pool_of(dp, claim);
+  const nw__nodepool *pool = pp ? pp->pool : NULL;
+  int64_t at = -1;
+  if (nw__claim_expired(claim, pool, dp->now, &at)) {
     env->ops->event(env, claim, "Normal", "Expired", "expireAfter elapsed; deleting");
     nw__metric_add("nodeclaims_disrupted_total", "reason=expired", 1);
     env->ops->remove(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), ignore_done, NULL);
-  } else if (pool) {
-    char hash[21];
-    nw_error err = {0};
-    if (nw__nodepool_hash(np, hash, &err) == 0) {
-      nw_labels labels = labels_of(env, claim, a);
-      mark_drifted(env, claim, nw__claim_drift(claim, pool, hash, &labels), hash, now);
-    }
+    return 0;
   }
-  nw__arena_free(a);
+  if (at >= 0 && at < dp->next_expiry)
+    dp->next_expiry = at;
+  if (pp && pp->hashed) {
+    nw_labels labels = labels_of(env, claim, dp->arena);
+    mark_drifted(env, claim, nw__claim_drift(claim, pool, pp->hash, &labels),
+                 pp->hash, dp->now);
+  }
   return 0;
+}
+
+/* Runs expiration and drift over the claims that need it: every claim
+ * when a NodePool changed or an expiry is due, else the changed ones. */
+static void expire_and_drift_pass(nw__disruption *d) {
+  nw__env *env = d->env;
+  drift_pass dp;
+  memset(&dp, 0, sizeof(dp));
+  dp.d = d;
+  dp.arena = nw__arena_new();
+  dp.now = env->ops->now_ms(env);
+  dp.next_expiry = INT64_MAX;
+  /* Writes below change the store and fire on_change, which marks the
+   * written claims dirty again: take the set first. */
+  json_t *dirty = d->drift_dirty;
+  d->drift_dirty = json_object();
+  if (d->drift_all || dp.now >= d->next_expiry_ms) {
+    d->drift_all = 0;
+    nw__store_foreach(env->store, NW__K_NODECLAIM, expire_and_drift, &dp);
+    d->next_expiry_ms = dp.next_expiry;
+  } else {
+    const char *name;
+    json_t *v;
+    json_object_foreach(dirty, name, v) {
+      json_t *claim = json_incref(nw__store_get(env->store, NW__K_NODECLAIM, NULL, name));
+      if (claim)
+        expire_and_drift(&dp, claim);
+      json_decref(claim);
+    }
+    if (dp.next_expiry < d->next_expiry_ms)
+      d->next_expiry_ms = dp.next_expiry;
+  }
+  json_decref(dirty);
+  nw__arena_free(dp.arena);
 }
 
 typedef struct by_node {
@@ -194,22 +281,40 @@ static int find_by_node(void *user, json_t *claim) {
   return 0;
 }
 
+static const char *provider_id_of(const json_t *obj, const char *part) {
+  return json_string_value(json_object_get(json_object_get(obj, part), "providerID"));
+}
+
+/* The NodeClaim whose status.nodeName is `node`: through the Node's
+ * providerID (an index), else by a scan (a claim registered under a
+ * different ID). */
+static json_t *claim_of_node(nw__env *env, const char *node) {
+  const json_t *n = nw__store_get(env->store, NW__K_NODE, NULL, node);
+  const char *pid = n ? provider_id_of(n, "spec") : NULL;
+  json_t *c = pid && *pid ? nw__store_by_provider_id(env->store, NW__K_NODECLAIM, pid) : NULL;
+  const char *cn = c ? json_string_value(json_object_get(json_object_get(c, "status"), "nodeName")) : NULL;
+  if (cn && strcmp(cn, node) == 0)
+    return c;
+  by_node b = {node, NULL};
+  nw__store_foreach(env->store, NW__K_NODECLAIM, find_by_node, &b);
+  return b.claim;
+}
+
 /* A pod landed on or left a node: stamp the node's claim, at most every
  * few seconds (Karpenter dedupes the same way). */
 static void pod_event(nw__disruption *d, const char *node) {
   nw__env *env = d->env;
-  by_node b = {node, NULL};
-  nw__store_foreach(env->store, NW__K_NODECLAIM, find_by_node, &b);
-  if (!b.claim)
+  json_t *claim = claim_of_node(env, node);
+  if (!claim)
     return;
   int64_t now = env->ops->now_ms(env);
-  const char *last = json_string_value(json_object_get(json_object_get(b.claim, "status"), "lastPodEventTime"));
+  const char *last = json_string_value(json_object_get(json_object_get(claim, "status"), "lastPodEventTime"));
   if (last && now - nw__kube_parse_time(last) < POD_EVENT_DEDUP_MS)
     return;
   char ts[40];
   nw__rfc3339(now, ts, sizeof(ts));
   json_t *st = json_pack("{s:{s:s}}", "status", "lastPodEventTime", ts);
-  env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(b.claim), st, 1, ignore_done, NULL);
+  env->ops->patch(env, NW__K_NODECLAIM, NULL, nw__obj_name(claim), st, 1, ignore_done, NULL);
   json_decref(st);
 }
 
@@ -217,15 +322,46 @@ static const char *node_of(const json_t *pod) {
   return pod ? json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")) : NULL;
 }
 
+/* A Node changed: its claim's drift needs a look (labels). */
+static void node_changed(nw__disruption *d, const json_t *node) {
+  const char *pid = node ? provider_id_of(node, "spec") : NULL;
+  const json_t *c = pid && *pid ? nw__store_by_provider_id(d->env->store, NW__K_NODECLAIM, pid) : NULL;
+  const char *name = c ? nw__obj_name(c) : NULL;
+  if (name)
+    json_object_set_new(d->drift_dirty, name, json_true());
+}
+
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
   nw__disruption *d = user;
-  if (kind != NW__K_POD)
+  const char *name;
+  switch (kind) {
+  case NW__K_POD: {
+    const char *before = node_of(o), *after = node_of(n);
+    if (after && (!before || strcmp(before, after) != 0))
+      pod_event(d, after);
+    else if (before && !after)
+      pod_event(d, before);
     return;
-  const char *before = node_of(o), *after = node_of(n);
-  if (after && (!before || strcmp(before, after) != 0))
-    pod_event(d, after);
-  else if (before && !after)
-    pod_event(d, before);
+  }
+  case NW__K_NODECLAIM:
+    name = n ? nw__obj_name(n) : NULL;
+    if (name)
+      json_object_set_new(d->drift_dirty, name, json_true());
+    if (!o || !n)
+      d->repair_dirty = 1;
+    return;
+  case NW__K_NODE:
+    node_changed(d, n ? n : o);
+    d->repair_dirty = 1;
+    return;
+  case NW__K_NODEPOOL:
+  case NW__K_NODECLASS:
+    d->drift_all = 1;
+    d->repair_dirty = 1;
+    return;
+  default:
+    return;
+  }
 }
 
 /* ---- repair ------------------------------------------------------------ */
@@ -262,6 +398,7 @@ static void policy_done(void *arg) {
     d->policy_arena = j->arena;
     d->policies = j->policies;
     d->n_policies = j->n;
+    d->repair_dirty = 1;
   }
   free(j);
   release(d);
@@ -321,6 +458,8 @@ static int repair_pool(void *user, json_t *np) {
   nw__store_foreach(d->env->store, NW__K_NODECLAIM, repair_visit, &h);
   if (h.unhealthy == 0)
     return 0;
+  /* Tolerations run out with time alone: look again next pass. */
+  d->repair_dirty = 1;
   h.act = 1;
   nw__store_foreach(d->env->store, NW__K_NODECLAIM, repair_visit, &h);
   return 0;
@@ -339,8 +478,11 @@ static void repair(nw__disruption *d) {
     env->ops->submit(env, policy_work, policy_done, j);
     return;
   }
-  if (d->policies)
-    nw__store_foreach(env->store, NW__K_NODEPOOL, repair_pool, d);
+  /* Nothing changed and nothing was unhealthy: the verdicts stand. */
+  if (!d->policies || !d->repair_dirty)
+    return;
+  d->repair_dirty = 0;
+  nw__store_foreach(env->store, NW__K_NODEPOOL, repair_pool, d);
 }
 
 /* ---- interruption ------------------------------------------------------ */
@@ -742,7 +884,7 @@ static void start_compute(nw__disruption *d, decision *validate) {
   compute_job *j = calloc(1, sizeof(*j));
   j->d = d;
   j->version = nw__store_version(env->store);
-  j->snap = nw__snapshot_take(env);
+  j->snap = nw__snapshot_take_cached(env, d->cache);
   j->strategy = nw__plugins_find(env->plugins, d->strategy);
   if (j->strategy && !nw__plugin_strategy(j->strategy))
     j->strategy = NULL;
@@ -755,7 +897,7 @@ static void start_compute(nw__disruption *d, decision *validate) {
 static void pass(void *arg) {
   nw__disruption *d = arg;
   d->pass_timer = NULL;
-  nw__store_foreach(d->env->store, NW__K_NODECLAIM, expire_and_drift, d);
+  expire_and_drift_pass(d);
   repair(d);
   nw__env *env = d->env;
   switch (d->phase) {
@@ -795,6 +937,12 @@ nw__disruption *nw__disruption_new(nw__env *env, const char *strategy) {
     return NULL;
   d->env = env;
   d->strategy = strdup(strategy ? strategy : "default");
+  /* Objects in the store before we watched it get their first look. */
+  d->drift_dirty = json_object();
+  d->drift_all = 1;
+  d->next_expiry_ms = INT64_MAX;
+  d->repair_dirty = 1;
+  d->cache = nw__snap_cache_new();
   nw__store_watch(env->store, on_change, d);
   schedule(d, PASS_MS);
   d->events_timer = env->ops->timer_start(env, EVENTS_MS, poll_events, d);
@@ -815,6 +963,8 @@ static void release(nw__disruption *d) {
     return;
   decision_free(d->pending);
   nw__arena_free(d->policy_arena);
+  json_decref(d->drift_dirty);
+  nw__snap_cache_free(d->cache);
   free(d->strategy);
   free(d);
 }

@@ -32,6 +32,8 @@ struct nw__provisioner {
   /* "ns/name" -> when the pod was first seen pending (ms), for the
    * pending-to-decision latency. */
   json_t *seen;
+  /* Decoded objects reused from pass to pass. */
+  nw__snap_cache *cache;
 };
 
 static void pod_key(const char *ns, const char *name, char *buf, size_t len) {
@@ -281,7 +283,7 @@ static void run_pass(nw__provisioner *p) {
   }
   pass *ps = calloc(1, sizeof(*ps));
   ps->p = p;
-  ps->snap = nw__snapshot_take(env);
+  ps->snap = nw__snapshot_take_cached(env, p->cache);
   ps->started_ms = env->ops->now_ms(env);
   if (ps->snap->n_pending == 0) {
     free_pass(ps);
@@ -348,6 +350,7 @@ nw__provisioner *nw__provisioner_new(nw__env *env) {
     return NULL;
   p->env = env;
   p->seen = json_object();
+  p->cache = nw__snap_cache_new();
   nw__store_watch(env->store, on_change, p);
   return p;
 }
@@ -366,6 +369,9 @@ void nw__provisioner_free(nw__provisioner *p) {
   awaiting_reset(p);
   json_decref(p->seen);
   p->seen = NULL;
+  /* A pass on a worker keeps the chunks it uses. */
+  nw__snap_cache_free(p->cache);
+  p->cache = NULL;
   p->closing = 1;
   if (!p->running)
     free(p);

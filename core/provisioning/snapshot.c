@@ -1,5 +1,7 @@
 #include "provisioning/snapshot.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,11 +34,287 @@ static void *grow_push(nw_arena *a, grow *g) {
   return (char *)g->items + g->size * g->n++;
 }
 
+
+/* ---- the decode cache -------------------------------------------------- */
+
+/* An arena of cached decoded objects, alive while the cache keeps one of
+ * its entries or a snapshot uses it. */
+typedef struct nw__snap_chunk {
+  nw_arena *arena;
+  atomic_size_t refs;
+  uint64_t mark;          /* the last take that handed it to a snapshot */
+} chunk;
+
+typedef enum centry_kind { CE_POD = 0, CE_NODE, CE_CLAIM } centry_kind;
+
+typedef struct centry {
+  json_t *obj;            /* the store's object; a reference is held */
+  centry_kind kind;
+  void *value;            /* nw__pod / nw__node in ch, or a json_t copy */
+  chunk *ch;              /* NULL for claim copies */
+  uint64_t seen;          /* the last take that used it */
+} centry;
+
+/* Open addressing by object address; a table is rebuilt by every take,
+ * which carries over the entries it used and drops the rest. */
+typedef struct ctable {
+  centry **slots;
+  size_t cap;             /* power of two */
+  size_t n;
+} ctable;
+
+/* New decodes of one take go into one chunk; after this many chunks the
+ * cache starts over (one full decode), which bounds the memory that
+ * chunks kept alive by a few long-lived objects can hold. */
+enum { MAX_CHUNKS = 32 };
+
+struct nw__snap_cache {
+  ctable old;             /* entries of the previous take */
+  ctable cur;             /* entries of this take */
+  uint64_t gen;
+  chunk *fresh;           /* this take's chunk, created on first miss */
+  size_t chunks_made;
+  size_t reused, decoded;
+};
+
+static void chunk_unref(chunk *ch) {
+  if (ch && atomic_fetch_sub(&ch->refs, 1) == 1) {
+    nw__arena_free(ch->arena);
+    free(ch);
+  }
+}
+
+static size_t slot_of(const ctable *t, const json_t *obj) {
+  uintptr_t h = (uintptr_t)obj;
+  h ^= h >> 17;
+  h *= (uintptr_t)0x9e3779b97f4a7c15ull;
+  return (size_t)(h >> 7) & (t->cap - 1);
+}
+
+static centry *table_find(const ctable *t, const json_t *obj, centry_kind kind) {
+  if (!t->cap)
+    return NULL;
+  for (size_t i = slot_of(t, obj);; i = (i + 1) & (t->cap - 1)) {
+    centry *e = t->slots[i];
+    if (!e)
+      return NULL;
+    if (e->obj == obj && e->kind == kind)
+      return e;
+  }
+}
+
+static int table_grow(ctable *t) {
+  size_t cap = t->cap ? t->cap * 2 : 256;
+  centry **slots = calloc(cap, sizeof(*slots));
+  if (!slots)
+    return -1;
+  ctable nt = {slots, cap, t->n};
+  for (size_t i = 0; i < t->cap; i++) {
+    centry *e = t->slots[i];
+    if (!e)
+      continue;
+    size_t j = slot_of(&nt, e->obj);
+    while (slots[j])
+      j = (j + 1) & (cap - 1);
+    slots[j] = e;
+  }
+  free(t->slots);
+  *t = nt;
+  return 0;
+}
+
+static int table_add(ctable *t, centry *e) {
+  /* At most half full, so probes stay short. */
+  if ((t->n + 1) * 2 > t->cap && table_grow(t) != 0)
+    return -1;
+  size_t i = slot_of(t, e->obj);
+  while (t->slots[i])
+    i = (i + 1) & (t->cap - 1);
+  t->slots[i] = e;
+  t->n++;
+  return 0;
+}
+
+static void entry_free(centry *e) {
+  json_decref(e->obj);
+  if (e->kind == CE_CLAIM)
+    json_decref(e->value);
+  chunk_unref(e->ch);
+  free(e);
+}
+
+/* Frees the entries of `t` not used by take `gen` (all when gen is 0),
+ * and the table. */
+static void table_drop(ctable *t, uint64_t gen) {
+  for (size_t i = 0; i < t->cap; i++) {
+    centry *e = t->slots[i];
+    if (e && (gen == 0 || e->seen != gen))
+      entry_free(e);
+  }
+  free(t->slots);
+  memset(t, 0, sizeof(*t));
+}
+
+nw__snap_cache *nw__snap_cache_new(void) {
+  return calloc(1, sizeof(nw__snap_cache));
+}
+
+void nw__snap_cache_free(nw__snap_cache *c) {
+  if (!c)
+    return;
+  table_drop(&c->old, 0);
+  table_drop(&c->cur, 0);
+  chunk_unref(c->fresh);
+  free(c);
+}
+
+void nw__snap_cache_stats(const nw__snap_cache *c, size_t *reused,
+                          size_t *decoded) {
+  *reused = c ? c->reused : 0;
+  *decoded = c ? c->decoded : 0;
+}
+
+static void cache_begin(nw__snap_cache *c) {
+  c->gen++;
+  if (c->chunks_made >= MAX_CHUNKS) {
+    /* Start over: the entries go, their chunks with the last snapshot
+     * that uses them. */
+    table_drop(&c->old, 0);
+    c->chunks_made = 0;
+  }
+}
+
+static void cache_end(nw__snap_cache *c) {
+  /* Entries carried into cur were marked with this take; the rest of the
+   * previous take's table is gone from the store. */
+  table_drop(&c->old, c->gen);
+  c->old = c->cur;
+  memset(&c->cur, 0, sizeof(c->cur));
+  /* The take's own reference on its chunk; entries hold theirs. */
+  chunk_unref(c->fresh);
+  c->fresh = NULL;
+}
+
 typedef struct taker {
   nw__env *env;
   nw__snapshot *s;
-  grow nodes, claims, pending, pools, ds, pvs, pvcs, scs, pods;
+  nw__snap_cache *cache;  /* may be NULL */
+  grow nodes, claims, pending, pools, ds, pvs, pvcs, scs, pods, chunks;
 } taker;
+
+/* The snapshot keeps chunk `ch` alive (once per take). */
+static void use_chunk(taker *t, chunk *ch) {
+  if (ch->mark == t->cache->gen)
+    return;
+  chunk **slot = grow_push(t->s->arena, &t->chunks);
+  if (!slot)
+    return;
+  ch->mark = t->cache->gen;
+  atomic_fetch_add(&ch->refs, 1);
+  *slot = ch;
+}
+
+/* The take's entry for obj: carried over from the previous take, or new
+ * (value NULL, to be filled by the caller).  NULL on OOM. */
+static centry *cache_entry(taker *t, json_t *obj, centry_kind kind, int *hit) {
+  nw__snap_cache *c = t->cache;
+  centry *e = table_find(&c->cur, obj, kind);
+  *hit = 1;
+  if (e)
+    return e;
+  e = table_find(&c->old, obj, kind);
+  if (e && e->seen != c->gen) {
+    e->seen = c->gen;
+    if (table_add(&c->cur, e) != 0) {
+      e->seen = 0;
+      return NULL;
+    }
+    c->reused++;
+    return e;
+  }
+  *hit = 0;
+  e = calloc(1, sizeof(*e));
+  if (!e)
+    return NULL;
+  e->obj = json_incref(obj);
+  e->kind = kind;
+  e->seen = c->gen;
+  return e;
+}
+
+/* The take's chunk for new decodes. */
+static nw_arena *fresh_arena(nw__snap_cache *c) {
+  if (!c->fresh) {
+    chunk *ch = calloc(1, sizeof(*ch));
+    nw_arena *a = ch ? nw__arena_new() : NULL;
+    if (!a) {
+      free(ch);
+      return NULL;
+    }
+    ch->arena = a;
+    atomic_init(&ch->refs, 1);
+    c->fresh = ch;
+    c->chunks_made++;
+  }
+  return c->fresh->arena;
+}
+
+static void *decode_into(json_t *obj, centry_kind kind, nw_arena *a,
+                         nw_error *err) {
+  return kind == CE_POD ? (void *)nw__pod_decode(obj, a, err)
+                        : (void *)nw__node_decode(obj, a, err);
+}
+
+/* Decodes a pod or node through the cache (or into the snapshot's arena
+ * without one).  NULL with err when it does not decode. */
+static const void *decode(taker *t, json_t *obj, centry_kind kind,
+                          nw_error *err) {
+  if (!t->cache)
+    return decode_into(obj, kind, t->s->arena, err);
+  int hit;
+  centry *e = cache_entry(t, obj, kind, &hit);
+  if (!e)
+    return decode_into(obj, kind, t->s->arena, err);
+  if (!hit) {
+    nw_arena *a = fresh_arena(t->cache);
+    void *v = a ? decode_into(obj, kind, a, err) : NULL;
+    /* What does not decode is not cached: it is reported again. */
+    if (!v || table_add(&t->cache->cur, e) != 0) {
+      json_decref(e->obj);
+      free(e);
+      if (v)
+        use_chunk(t, t->cache->fresh);
+      return v ? v : (a ? NULL : decode_into(obj, kind, t->s->arena, err));
+    }
+    e->value = v;
+    e->ch = t->cache->fresh;
+    atomic_fetch_add(&e->ch->refs, 1);
+    t->cache->decoded++;
+  }
+  use_chunk(t, e->ch);
+  return e->value;
+}
+
+/* A private copy of a claim for the snapshot (a new reference). */
+static json_t *claim_copy(taker *t, json_t *claim) {
+  if (!t->cache)
+    return json_deep_copy(claim);
+  int hit;
+  centry *e = cache_entry(t, claim, CE_CLAIM, &hit);
+  if (!e)
+    return json_deep_copy(claim);
+  if (!hit) {
+    e->value = json_deep_copy(claim);
+    if (!e->value || table_add(&t->cache->cur, e) != 0) {
+      json_t *v = e->value;
+      json_decref(e->obj);
+      free(e);
+      return v;
+    }
+    t->cache->decoded++;
+  }
+  return json_incref(e->value);
+}
 
 int nw__pod_pending(const json_t *pod) {
   const json_t *spec = json_object_get(pod, "spec");
@@ -61,7 +339,7 @@ int nw__pod_pending(const json_t *pod) {
 static int add_bound_pod(void *user, json_t *obj) {
   taker *t = user;
   nw_error err = {0};
-  nw__pod *pod = nw__pod_decode(obj, t->s->arena, &err);
+  const nw__pod *pod = decode(t, obj, CE_POD, &err);
   const nw__pod **slot = pod ? grow_push(t->s->arena, &t->pods) : NULL;
   if (slot)
     *slot = pod;
@@ -74,14 +352,14 @@ static nw__sched_node *push_node(taker *t, json_t *claim) {
   if (!n || !c)
     return NULL;
   memset(n, 0, sizeof(*n));
-  *c = claim ? json_deep_copy(claim) : NULL;
+  *c = claim ? claim_copy(t, claim) : NULL;
   return n;
 }
 
 static int add_node(void *user, json_t *obj) {
   taker *t = user;
   nw_error err = {0};
-  nw__node *node = nw__node_decode(obj, t->s->arena, &err);
+  const nw__node *node = decode(t, obj, CE_NODE, &err);
   if (!node) {
     NW_WARN("snapshot", "skipping node: %s", err.message);
     return 0;
@@ -151,7 +429,7 @@ static int add_pending(void *user, json_t *obj) {
   if (!nw__pod_pending(obj))
     return 0;
   nw_error err = {0};
-  nw__pod *pod = nw__pod_decode(obj, t->s->arena, &err);
+  const nw__pod *pod = decode(t, obj, CE_POD, &err);
   if (!pod) {
     t->env->ops->event(t->env, obj, "Warning", "FailedScheduling", err.message);
     return 0;
@@ -222,17 +500,24 @@ static int collect_pdb(void *user, json_t *obj) {
 }
 
 nw__snapshot *nw__snapshot_take(nw__env *env) {
+  return nw__snapshot_take_cached(env, NULL);
+}
+
+nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *cache) {
   nw__snapshot *s = calloc(1, sizeof(*s));
   if (!s)
     return NULL;
   s->arena = nw__arena_new();
   s->taken_ms = env->ops->now_ms(env);
   s->pdbs = json_array();
-  taker t = {env, s, {NULL, 0, 0, sizeof(nw__sched_node)},
+  taker t = {env, s, cache, {NULL, 0, 0, sizeof(nw__sched_node)},
              {NULL, 0, 0, sizeof(json_t *)}, {NULL, 0, 0, sizeof(nw__pod *)},
              {NULL, 0, 0, sizeof(nw__snap_pool)}, {NULL, 0, 0, sizeof(void *)},
              {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(void *)},
-             {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(void *)}};
+             {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(void *)},
+             {NULL, 0, 0, sizeof(chunk *)}};
+  if (cache)
+    cache_begin(cache);
   /* Nodes before pods, as Karpenter does: a pod that binds meanwhile is
    * then seen on its node rather than nowhere. */
   nw__store_foreach(env->store, NW__K_NODE, add_node, &t);
@@ -244,6 +529,10 @@ nw__snapshot *nw__snapshot_take(nw__env *env) {
   nw__store_foreach(env->store, NW__K_PVC, collect_pvc, &t);
   nw__store_foreach(env->store, NW__K_STORAGECLASS, collect_sc, &t);
   nw__store_foreach(env->store, NW__K_PDB, collect_pdb, &t);
+  if (cache)
+    cache_end(cache);
+  s->chunks = t.chunks.items;
+  s->n_chunks = t.chunks.n;
   s->nodes = t.nodes.items;
   s->n_nodes = t.nodes.n;
   s->claims = t.claims.items;
@@ -310,6 +599,8 @@ void nw__snapshot_free(nw__snapshot *s) {
   for (size_t i = 0; i < s->n_nodes; i++)
     json_decref(s->claims[i]);
   json_decref(s->pdbs);
+  for (size_t i = 0; i < s->n_chunks; i++)
+    chunk_unref(s->chunks[i]);
   nw__arena_free(s->arena);
   free(s);
 }

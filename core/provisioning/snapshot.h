@@ -22,8 +22,14 @@ typedef struct nw__snap_pool {
   char hash[21];               /* template hash, "" when not computable */
 } nw__snap_pool;
 
+struct nw__snap_chunk;
+
 typedef struct nw__snapshot {
-  nw_arena *arena;             /* owns the decoded objects */
+  nw_arena *arena;             /* owns the decoded objects not cached */
+  /* Arenas of a cache (nw__snap_cache) holding the cached decoded
+   * objects this snapshot uses; references released on free. */
+  struct nw__snap_chunk **chunks;
+  size_t n_chunks;
   int64_t taken_ms;
   nw__snap_pool *pools;
   size_t n_pools;
@@ -53,6 +59,34 @@ typedef struct nw__snapshot {
 /* On the loop: decodes what the controllers need from env->store.  Bad
  * objects are skipped with an event.  Caller frees. */
 nw__snapshot *nw__snapshot_take(nw__env *env);
+
+/*
+ * Decoded store objects kept between snapshots, so that a pass decodes
+ * only what changed since the last one: pods (bound and pending), Nodes,
+ * and the private copies of NodeClaims.  An entry is reused while the
+ * store still holds the very same object (the store replaces an object on
+ * every change, never edits it in place; the cache holds a reference, so
+ * the address cannot be reused meanwhile).  Objects no longer in the
+ * store are dropped at the next take.  Decoded objects are immutable and
+ * shared by the snapshots that use them (each snapshot holds references
+ * on their arenas), so a snapshot stays valid after the cache moves on or
+ * is freed.  One cache per controller; used on the loop only.
+ */
+typedef struct nw__snap_cache nw__snap_cache;
+
+/* A new, empty cache owned by the caller; NULL on OOM. */
+nw__snap_cache *nw__snap_cache_new(void);
+/* Drops the cache's references; snapshots taken with it stay valid.
+ * NULL is fine. */
+void nw__snap_cache_free(nw__snap_cache *c);
+
+/* nw__snapshot_take reusing and refreshing `c` (NULL: no cache). */
+nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *c);
+
+/* Decodes reused and decoded afresh by takes so far (for tests and
+ * benchmarks). */
+void nw__snap_cache_stats(const nw__snap_cache *c, size_t *reused,
+                          size_t *decoded);
 
 /* On a worker: asks each pool's provider for instance types, prices them
  * and fills `input`.  Pools whose provider fails are dropped (error says

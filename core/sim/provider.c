@@ -33,6 +33,12 @@ typedef struct sim_provider {
   uint64_t seq;
   nw_arena *arena;                /* timer contexts, the priced catalog */
   nw_instance_types priced;
+  /* Parallel to priced: each type's node labels except zone and capacity
+   * type (which come from the offering), computed once. */
+  nw_labels *type_labels;
+  json_t *type_index;             /* type name -> catalog position */
+  json_t *by_claim;               /* claim name -> items position */
+  json_t *by_id;                  /* provider id -> items position */
 } sim_provider;
 
 static const nw_node_class_ref kinds[] = {
@@ -50,6 +56,9 @@ static nw_status init(const nw_host_api *host, nw_plugin_handle *h,
     return NW_ERR;
   }
   p->arena = nw__arena_new();
+  p->by_claim = json_object();
+  p->by_id = json_object();
+  p->type_index = json_object();
   *state = p;
   return NW_OK;
 }
@@ -69,9 +78,14 @@ static void fini(void *state) {
   free(p->events);
   free(p->event_ids);
   free(p->items);
+  json_decref(p->by_claim);
+  json_decref(p->by_id);
+  json_decref(p->type_index);
   nw__arena_free(p->arena);
   free(p);
 }
+
+static void type_labels(const nw_instance_type *t, nw_arena *a, nw_labels *out);
 
 /*
  * The catalog with every offering priced once, through the pricing plugins
@@ -98,6 +112,12 @@ static const nw_instance_types *priced(sim_provider *p) {
     }
     types[i].offerings = offs;
   }
+  p->type_labels = nw__arena_alloc(p->arena, (cat->len + 1) * sizeof(nw_labels));
+  for (size_t i = 0; i < cat->len; i++) {
+    type_labels(&types[i], p->arena, &p->type_labels[i]);
+    if (!json_object_get(p->type_index, types[i].name))
+      json_object_set_new(p->type_index, types[i].name, json_integer((json_int_t)i));
+  }
   p->priced.len = cat->len;
   p->priced.items = types;
   return &p->priced;
@@ -115,56 +135,92 @@ static nw_status instance_types(void *state, const char *nodepool,
   return NW_OK;
 }
 
+/* An instance by a key of one of the provider's indexes; NULL if none. */
+static instance *find_in(sim_provider *p, const json_t *index, const char *key) {
+  const json_t *pos = key ? json_object_get(index, key) : NULL;
+  return pos ? &p->items[json_integer_value(pos)] : NULL;
+}
+
 static instance *find_claim(sim_provider *p, const char *claim) {
-  for (size_t i = 0; i < p->len; i++)
-    if (p->items[i].claim && strcmp(p->items[i].claim, claim) == 0)
-      return &p->items[i];
-  return NULL;
+  return find_in(p, p->by_claim, claim);
 }
 
 static instance *find_id(sim_provider *p, const char *id) {
-  for (size_t i = 0; i < p->len; i++)
-    if (strcmp(p->items[i].provider_id, id) == 0)
-      return &p->items[i];
-  return NULL;
+  return find_in(p, p->by_id, id);
 }
 
-/* The labels a node of this type and offering carries (what the claim's
- * requirements are checked against). */
-static void offering_labels(const nw_instance_type *t, const nw_offering *o,
-                            nw_kv *kv, size_t *n) {
-  *n = 0;
-  for (size_t i = 0; i < t->requirements.len && *n < 60; i++) {
+static int offering_key(const char *key) {
+  return strcmp(key, "topology.kubernetes.io/zone") == 0 ||
+         strcmp(key, "karpenter.sh/capacity-type") == 0;
+}
+
+/* The labels a node of this type carries apart from its offering's zone
+ * and capacity type, with two spare slots for those (what a claim's
+ * requirements are checked against).  Into the arena. */
+static void type_labels(const nw_instance_type *t, nw_arena *a, nw_labels *out) {
+  nw_kv *kv = nw__arena_alloc(a, (t->requirements.len + 3) * sizeof(*kv));
+  size_t n = 0;
+  for (size_t i = 0; i < t->requirements.len; i++) {
     const nw_requirement *r = &t->requirements.items[i];
-    if (r->op != NW_OP_IN || r->n_values != 1 ||
-        strcmp(r->key, "topology.kubernetes.io/zone") == 0 ||
-        strcmp(r->key, "karpenter.sh/capacity-type") == 0)
+    if (r->op != NW_OP_IN || r->n_values != 1 || offering_key(r->key))
       continue;
-    kv[(*n)++] = (nw_kv){r->key, r->values[0]};
+    kv[n++] = (nw_kv){r->key, r->values[0]};
   }
-  kv[(*n)++] = (nw_kv){"node.kubernetes.io/instance-type", t->name};
-  kv[(*n)++] = (nw_kv){"topology.kubernetes.io/zone", o->zone};
-  kv[(*n)++] = (nw_kv){"karpenter.sh/capacity-type", o->capacity_type};
+  kv[n++] = (nw_kv){"node.kubernetes.io/instance-type", t->name};
+  *out = (nw_labels){n, kv};
 }
 
-/* The claim's requirements on keys this offering labels: requirements on
- * other keys (the pool's own labels) do not choose an offering. */
-static int offering_fits(const nw_node_claim *c, const nw_kv *kv, size_t n) {
-  nw_requirement one[1];
+/* The claim's requirements on keys the labels carry: requirements on other
+ * keys (the pool's own labels) do not choose an offering.  `offering`
+ * selects the requirements on zone and capacity type (checked per
+ * offering), else the others (checked once per type). */
+static int reqs_fit(const nw_node_claim *c, const nw_labels *ls, int offering) {
   for (size_t i = 0; i < c->requirements.len; i++) {
     const nw_requirement *r = &c->requirements.items[i];
-    int labelled = 0;
-    for (size_t k = 0; k < n && !labelled; k++)
-      labelled = strcmp(kv[k].key, r->key) == 0;
-    if (!labelled)
+    if (offering_key(r->key) != offering)
       continue;
-    one[0] = *r;
-    nw_requirements rs = {1, one};
-    nw_labels ls = {n, kv};
-    if (!nw__requirements_match_labels(&rs, &ls))
+    if (!offering && !nw__labels_get(ls, r->key))
+      continue;
+    nw_requirements rs = {1, r};
+    if (!nw__requirements_match_labels(&rs, ls))
       return 0;
   }
   return 1;
+}
+
+static int cmp_size(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Catalog positions worth checking for the claim, ascending: the types an
+ * instance-type In requirement names (every claim the engine makes has
+ * one), else all.  Returns the count; *out is in the arena. */
+static size_t candidate_types(sim_provider *p, const nw_node_claim *c,
+                              nw_arena *a, size_t **out) {
+  const nw_instance_types *cat = &p->priced;
+  const nw_requirement *it = NULL;
+  for (size_t i = 0; i < c->requirements.len && !it; i++) {
+    const nw_requirement *r = &c->requirements.items[i];
+    if (r->op == NW_OP_IN &&
+        strcmp(r->key, "node.kubernetes.io/instance-type") == 0)
+      it = r;
+  }
+  size_t n = 0;
+  size_t *pos = nw__arena_alloc(a, ((it ? it->n_values : cat->len) + 1) * sizeof(*pos));
+  if (!it) {
+    for (size_t i = 0; i < cat->len; i++)
+      pos[n++] = i;
+  } else {
+    for (size_t v = 0; v < it->n_values; v++) {
+      const json_t *at = json_object_get(p->type_index, it->values[v]);
+      if (at)
+        pos[n++] = (size_t)json_integer_value(at);
+    }
+    qsort(pos, n, sizeof(*pos), cmp_size);
+  }
+  *out = pos;
+  return n;
 }
 
 static void fill_out(const instance *in, nw_arena *arena,
@@ -202,16 +258,25 @@ static nw_status create(void *state, const nw_node_claim *c, nw_arena *arena,
   const nw_instance_type *best_t = NULL;
   const nw_offering *best_o = NULL;
   double best = 0;
-  nw_kv kv[64];
-  size_t n;
-  for (size_t i = 0; i < cat->len; i++) {
-    const nw_instance_type *t = &cat->items[i];
+  size_t *pos = NULL;
+  size_t n_pos = candidate_types(p, c, arena, &pos);
+  for (size_t k = 0; k < n_pos; k++) {
+    if (k > 0 && pos[k] == pos[k - 1])
+      continue;
+    const nw_instance_type *t = &cat->items[pos[k]];
+    const nw_labels *tl = &p->type_labels[pos[k]];
+    if (!reqs_fit(c, tl, 0))
+      continue;
+    nw_kv kv[tl->len + 2];
+    memcpy(kv, tl->items, tl->len * sizeof(*kv));
+    nw_labels ls = {tl->len + 2, kv};
     for (size_t o = 0; o < t->n_offerings; o++) {
       const nw_offering *of = &t->offerings[o];
       if (!of->available)
         continue;
-      offering_labels(t, of, kv, &n);
-      if (!offering_fits(c, kv, n))
+      kv[tl->len] = (nw_kv){"topology.kubernetes.io/zone", of->zone};
+      kv[tl->len + 1] = (nw_kv){"karpenter.sh/capacity-type", of->capacity_type};
+      if (!reqs_fit(c, &ls, 1))
         continue;
       double price = of->price;
       if (price < 0 || (best_t && price >= best))
@@ -241,6 +306,8 @@ static nw_status create(void *state, const nw_node_claim *c, nw_arena *arena,
            (unsigned long long)(0x0a000000000000ull + ++p->seq));
   in->provider_id = strdup(id);
   in->claim = strdup(c->name);
+  json_object_set_new(p->by_claim, in->claim, json_integer((json_int_t)(p->len - 1)));
+  json_object_set_new(p->by_id, in->provider_id, json_integer((json_int_t)(p->len - 1)));
   in->nodepool = strdup(c->nodepool ? c->nodepool : "");
   in->type = best_t;
   in->zone = strdup(best_o->zone);

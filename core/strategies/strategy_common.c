@@ -446,36 +446,46 @@ static size_t *interleave_by_pool(const nws_state *st,
                                   nw_arena *arena) {
   size_t n = in->n_candidates;
   size_t *order = arena_array(st, arena, n, sizeof(*order));
-  size_t *rank = arena_array(st, arena, n, sizeof(*rank));
-  size_t *pool = arena_array(st, arena, n, sizeof(*pool));
+  /* first[p]: the first candidate of the p-th pool seen; next[i]: the next
+   * candidate of i's pool after i (n = none); at[p]: the pool's next one
+   * to place. */
+  size_t *first = arena_array(st, arena, n, sizeof(*first));
+  size_t *last = arena_array(st, arena, n, sizeof(*last));
+  size_t *next = arena_array(st, arena, n, sizeof(*next));
+  size_t pools = 0;
   size_t filled = 0;
 
-  if (order == NULL || rank == NULL || pool == NULL)
+  if (order == NULL || first == NULL || last == NULL || next == NULL)
     return NULL;
-  /* pool[i]: index of the first candidate of i's pool; rank[i]: position
-   * of i within its pool. */
+  /* Candidates come grouped by few pools: a linear search over the pools
+   * seen so far keeps this O(n * pools). */
   for (size_t i = 0; i < n; i++) {
     const char *np = in->candidates[i].nodepool ? in->candidates[i].nodepool : "";
-    pool[i] = i;
-    rank[i] = 0;
-    for (size_t j = 0; j < i; j++) {
-      const char *other = in->candidates[j].nodepool ? in->candidates[j].nodepool : "";
-      if (strcmp(np, other) == 0) {
-        pool[i] = pool[j];
-        rank[i]++;
-      }
+    size_t p = 0;
+    while (p < pools) {
+      const char *other = in->candidates[first[p]].nodepool
+                              ? in->candidates[first[p]].nodepool : "";
+      if (strcmp(np, other) == 0)
+        break;
+      p++;
     }
+    next[i] = n;
+    if (p == pools) {
+      first[pools++] = i;
+    } else {
+      next[last[p]] = i;
+    }
+    last[p] = i;
   }
-  for (size_t r = 0; filled < n; r++) {
-    for (size_t p = 0; p < n; p++) {
-      if (pool[p] != p)
+  /* Reuse last[] as each pool's cursor. */
+  for (size_t p = 0; p < pools; p++)
+    last[p] = first[p];
+  while (filled < n) {
+    for (size_t p = 0; p < pools; p++) {
+      if (last[p] == n)
         continue;
-      for (size_t i = p; i < n; i++) {
-        if (pool[i] == p && rank[i] == r) {
-          order[filled++] = i;
-          break;
-        }
-      }
+      order[filled++] = last[p];
+      last[p] = next[last[p]];
     }
   }
   return order;
