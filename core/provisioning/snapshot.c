@@ -200,6 +200,7 @@ typedef struct taker {
   nw__snapshot *s;
   nw__snap_cache *cache;  /* may be NULL */
   grow nodes, claims, pending, pools, ds, pvs, pvcs, scs, pods, chunks;
+  json_t *node_index;     /* Node name -> position in nodes */
 } taker;
 
 /* The snapshot keeps chunk `ch` alive (once per take). */
@@ -336,14 +337,40 @@ int nw__pod_pending(const json_t *pod) {
   return 0;
 }
 
-static int add_bound_pod(void *user, json_t *obj) {
-  taker *t = user;
+/* A pod bound to the node at snapshot position `node`. */
+typedef struct bound {
+  size_t node;
+  const nw__pod *pod;
+} bound;
+
+static void add_bound_pod(taker *t, size_t node, json_t *obj) {
   nw_error err = {0};
   const nw__pod *pod = decode(t, obj, CE_POD, &err);
-  const nw__pod **slot = pod ? grow_push(t->s->arena, &t->pods) : NULL;
-  if (slot)
-    *slot = pod;
-  return 0;
+  bound *b = pod ? grow_push(t->s->arena, &t->pods) : NULL;
+  if (b)
+    *b = (bound){node, pod};
+}
+
+/* Hands each node its bound pods, in store order: one pass over the pods
+ * (a lookup per node would scan every pod for each node). */
+static void attach_pods(taker *t) {
+  size_t n = t->nodes.n;
+  nw__sched_node *nodes = t->nodes.items;
+  const bound *b = t->pods.items;
+  size_t *at = nw__arena_alloc(t->s->arena, (n + 1) * sizeof(*at));
+  const nw__pod **all = nw__arena_alloc(t->s->arena, (t->pods.n + 1) * sizeof(*all));
+  if (!at || !all)
+    return;
+  for (size_t i = 0; i < t->pods.n; i++)
+    nodes[b[i].node].n_pods++;
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++) {
+    at[i] = start;
+    nodes[i].pods = all + start;
+    start += nodes[i].n_pods;
+  }
+  for (size_t i = 0; i < t->pods.n; i++)
+    all[at[b[i].node]++] = b[i].pod;
 }
 
 static nw__sched_node *push_node(taker *t, json_t *claim) {
@@ -364,8 +391,6 @@ static int add_node(void *user, json_t *obj) {
     NW_WARN("snapshot", "skipping node: %s", err.message);
     return 0;
   }
-  t->pods = (grow){NULL, 0, 0, sizeof(nw__pod *)};
-  nw__store_pods_on_node(t->env->store, node->name, add_bound_pod, t);
   json_t *claim = node->provider_id && *node->provider_id
                       ? nw__store_by_provider_id(t->env->store, NW__K_NODECLAIM,
                                                  node->provider_id)
@@ -374,8 +399,8 @@ static int add_node(void *user, json_t *obj) {
   if (!n)
     return 1;
   n->node = node;
-  n->pods = t->pods.items;
-  n->n_pods = t->pods.n;
+  json_object_set_new(t->node_index, node->name,
+                      json_integer((json_int_t)(t->nodes.n - 1)));
   n->nodepool = nw__labels_get(&node->labels, "karpenter.sh/nodepool");
   return 0;
 }
@@ -424,8 +449,16 @@ static int add_inflight_claim(void *user, json_t *claim) {
   return 0;
 }
 
-static int add_pending(void *user, json_t *obj) {
+/* A pod: bound to a node of the snapshot, or pending. */
+static int add_pod(void *user, json_t *obj) {
   taker *t = user;
+  const char *on = json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+  if (on) {
+    const json_t *at = json_object_get(t->node_index, on);
+    if (at)
+      add_bound_pod(t, (size_t)json_integer_value(at), obj);
+    return 0;
+  }
   if (!nw__pod_pending(obj))
     return 0;
   nw_error err = {0};
@@ -514,15 +547,17 @@ nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *cache) {
              {NULL, 0, 0, sizeof(json_t *)}, {NULL, 0, 0, sizeof(nw__pod *)},
              {NULL, 0, 0, sizeof(nw__snap_pool)}, {NULL, 0, 0, sizeof(void *)},
              {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(void *)},
-             {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(void *)},
-             {NULL, 0, 0, sizeof(chunk *)}};
+             {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(bound)},
+             {NULL, 0, 0, sizeof(chunk *)}, json_object()};
   if (cache)
     cache_begin(cache);
   /* Nodes before pods, as Karpenter does: a pod that binds meanwhile is
    * then seen on its node rather than nowhere. */
   nw__store_foreach(env->store, NW__K_NODE, add_node, &t);
   nw__store_foreach(env->store, NW__K_NODECLAIM, add_inflight_claim, &t);
-  nw__store_foreach(env->store, NW__K_POD, add_pending, &t);
+  nw__store_foreach(env->store, NW__K_POD, add_pod, &t);
+  attach_pods(&t);
+  json_decref(t.node_index);
   nw__store_foreach(env->store, NW__K_NODEPOOL, add_pool, &t);
   nw__store_foreach(env->store, NW__K_DAEMONSET, collect_ds, &t);
   nw__store_foreach(env->store, NW__K_PV, collect_pv, &t);
