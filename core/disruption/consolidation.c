@@ -82,6 +82,51 @@ static int reschedulable(const nw__pod *p) {
   return nw__labels_get(&p->annotations, ANN_MIRROR) == NULL;
 }
 
+/* What is known about one node regardless of the method. */
+typedef struct fact {
+  unsigned char known, pods_known;
+  unsigned char managed;       /* managed_initialized */
+  unsigned char deleting;
+  long pool;
+  long n_pods;                 /* check_pods: -1 when blocked */
+  double cost;
+  const char *blocked;         /* check_pods' skip message */
+  double price;
+  int price_known;
+} fact;
+
+struct nw__node_facts {
+  size_t n;
+  fact *items;
+  nw_arena *arena;
+};
+
+struct nw__node_facts *nw__consolidation_facts_new(
+    const nw__consolidation_state *st, nw_arena *arena) {
+  struct nw__node_facts *f = nw__arena_alloc(arena, sizeof(*f));
+  if (f == NULL)
+    return NULL;
+  f->n = st->sched->n_nodes;
+  f->items = nw__arena_alloc(arena, (f->n + 1) * sizeof(*f->items));
+  f->arena = arena;
+  return f->items != NULL ? f : NULL;
+}
+
+/* The facts of node i: from the table, or computed into `scratch`. */
+static const fact *node_fact(const nw__consolidation_state *st, size_t i,
+                             fact *scratch) {
+  fact *f = st->facts != NULL && i < st->facts->n ? &st->facts->items[i] : scratch;
+  if (f == scratch)
+    memset(f, 0, sizeof(*f));
+  if (f->known)
+    return f;
+  f->managed = (unsigned char)managed_initialized(st, i);
+  f->deleting = (unsigned char)(f->managed && node_deleting(st, i));
+  f->pool = pool_index(st->sched, node_pool_name(&st->sched->nodes[i]));
+  f->known = 1;
+  return f;
+}
+
 typedef struct build {
   const nw__consolidation_state *st;
   nw_consolidation_method method;
@@ -187,11 +232,13 @@ static int *pool_allowance(build *b, nw_arena *arena) {
   if (num == NULL || disrupting == NULL || allowed == NULL)
     return NULL;
   for (size_t i = 0; i < in->n_nodes; i++) {
-    long p = pool_index(in, node_pool_name(&in->nodes[i]));
-    if (p < 0 || !managed_initialized(b->st, i))
+    fact scratch;
+    const fact *f = node_fact(b->st, i, &scratch);
+    long p = f->pool;
+    if (p < 0 || !f->managed)
       continue;
     num[p]++;
-    if (node_deleting(b->st, i) || !in->nodes[i].node->ready)
+    if (f->deleting || !in->nodes[i].node->ready)
       disrupting[p]++;
   }
   for (size_t p = 0; p < in->n_pools; p++) {
@@ -241,6 +288,28 @@ static double node_price(const nw__consolidation_state *st,
   return -1;
 }
 
+/* check_pods through the facts table: the pods' verdict does not depend
+ * on the method. */
+static long node_pods(build *b, size_t i, const fact *cf, double *cost) {
+  const nw__consolidation_state *st = b->st;
+  const nw__sched_node *sn = &st->sched->nodes[i];
+  fact *f = (fact *)cf;
+  if (st->facts == NULL || cf != &st->facts->items[i])
+    return check_pods(b, sn, cost);
+  if (!f->pods_known) {
+    size_t before = b->n_skipped;
+    f->n_pods = check_pods(b, sn, &f->cost);
+    f->blocked = b->n_skipped > before
+                     ? nw__arena_strdup(st->facts->arena, b->skipped[before])
+                     : NULL;
+    f->pods_known = 1;
+  } else if (f->blocked != NULL) {
+    b->skipped[b->n_skipped++] = f->blocked;
+  }
+  *cost = f->cost;
+  return f->n_pods;
+}
+
 /* A candidate's ranking entry, or 0 when the node is not one. */
 static int rank_node(build *b, size_t i, ranked *r) {
   const nw__consolidation_state *st = b->st;
@@ -249,8 +318,10 @@ static int rank_node(build *b, size_t i, ranked *r) {
   const nw__nodepool *np;
   double cost;
   long n_pods;
+  fact scratch;
+  const fact *f = node_fact(st, i, &scratch);
 
-  if (!managed_initialized(st, i) || node_deleting(st, i))
+  if (!f->managed || f->deleting)
     return 0;
   claim = st->claims[i];
   if (st->nominated != NULL && st->nominated[i])
@@ -261,19 +332,25 @@ static int rank_node(build *b, size_t i, ranked *r) {
          " annotation", sn->node->name);
     return 0;
   }
-  r->pool = pool_index(st->sched, node_pool_name(sn));
+  r->pool = f->pool;
   if (r->pool < 0) {
     skip(b, "node %s: NodePool %s not found", sn->node->name,
          node_pool_name(sn) ? node_pool_name(sn) : "(no label)");
     return 0;
   }
-  n_pods = check_pods(b, sn, &cost);
+  n_pods = node_pods(b, i, f, &cost);
   if (n_pods < 0)
     return 0;
   np = st->sched->pools[r->pool].pool;
   if (!method_wants(b, np, claim, n_pods))
     return 0;
-  r->price = node_price(st, sn, r->pool);
+  if (f != &scratch && f->price_known) {
+    r->price = f->price;
+  } else {
+    r->price = node_price(st, sn, r->pool);
+    ((fact *)f)->price = r->price;
+    ((fact *)f)->price_known = 1;
+  }
   /* Karpenter cannot weigh a node it cannot price (getCandidatePrices):
    * it may still go when empty, but never by consolidation. */
   if (r->price < 0 && (b->method == NW_METHOD_MULTI_NODE ||

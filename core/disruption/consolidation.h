@@ -37,7 +37,17 @@ typedef struct nw__consolidation_state {
   const nw__pod *const *pending;
   const json_t *pdbs;          /* policy/v1 PDB objects (array) or NULL */
   int64_t now_ms;
+  /* Optional (NULL: none): per-node facts that do not depend on the
+   * method (managed, pool, pods' blocks and eviction cost, price),
+   * computed once and shared by the methods and the validation run on
+   * this state; from nw__consolidation_facts_new. */
+  struct nw__node_facts *facts;
 } nw__consolidation_state;
+
+/* An empty facts table for `st` (its sched->n_nodes), in `arena`; NULL
+ * on OOM.  Valid as long as the state's inputs do not change. */
+struct nw__node_facts *nw__consolidation_facts_new(
+    const nw__consolidation_state *st, nw_arena *arena);
 
 /* The candidates of one method, ready for nw_consolidation_input. */
 typedef struct nw__candidate_set {

@@ -730,7 +730,10 @@ static void compute_work(void *arg) {
   uint8_t *nominated = nw__arena_alloc(s->arena, s->n_nodes + 1);
   nw__consolidation_state st = {&s->input, (const json_t *const *)s->claims,
                                 nominated, s->n_pending, s->pending, s->pdbs,
-                                s->taken_ms};
+                                s->taken_ms, NULL};
+  /* The methods look at the same nodes: what does not depend on the
+   * method is worked out once. */
+  st.facts = nw__consolidation_facts_new(&st, s->arena);
   if (j->validate) {
     const char *why = NULL;
     j->still_valid = nw__disruption_validate(&j->validate->pass, &st, sched,

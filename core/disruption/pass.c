@@ -13,6 +13,47 @@
 #include "kube/kutil.h"
 #include "util/arena.h"
 
+/*
+ * Single-node consolidation simulates candidates one by one until one
+ * works.  Karpenter bounds it with a 3-minute timeout; here the bound is
+ * a count, so a pass decides the same on every run: at most this many
+ * candidates per NodePool (the cheapest to disrupt, which are also the
+ * likeliest to go), about what Karpenter gets through in its timeout on
+ * a large cluster.
+ */
+enum { SINGLE_NODE_MAX_PER_POOL = 25 };
+
+/* Keeps the first SINGLE_NODE_MAX_PER_POOL candidates of each pool, in
+ * order.  Returns how many were dropped. */
+static size_t bound_single_node(nw__candidate_set *set, nw_arena *arena) {
+  size_t kept = 0, dropped = 0;
+  const char **pools = nw__arena_alloc(arena, (set->n + 1) * sizeof(*pools));
+  size_t *count = nw__arena_alloc(arena, (set->n + 1) * sizeof(*count));
+  size_t n_pools = 0;
+
+  if (pools == NULL || count == NULL)
+    return 0;
+  for (size_t k = 0; k < set->n; k++) {
+    const char *np = set->items[k].nodepool ? set->items[k].nodepool : "";
+    size_t p = 0;
+    while (p < n_pools && strcmp(pools[p], np) != 0)
+      p++;
+    if (p == n_pools) {
+      pools[n_pools++] = np;
+      count[p] = 0;
+    }
+    if (count[p]++ >= SINGLE_NODE_MAX_PER_POOL) {
+      dropped++;
+      continue;
+    }
+    set->items[kept] = set->items[k];
+    set->node[kept] = set->node[k];
+    kept++;
+  }
+  set->n = kept;
+  return dropped;
+}
+
 static const nw_consolidation_method method_order[] = {
     NW_METHOD_EMPTINESS, NW_METHOD_DRIFT, NW_METHOD_MULTI_NODE,
     NW_METHOD_SINGLE_NODE};
@@ -33,6 +74,8 @@ static int run_method(const nw__consolidation_state *st, nw__scheduler *sched,
     return -1;
   if (out->set.n == 0)
     return 0;
+  if (m == NW_METHOD_SINGLE_NODE)
+    bound_single_node(&out->set, arena);
   sim = (nw__consolidation_sim){st, &out->set, sched, 0};
   nw_consolidation_input in = {
       .size = sizeof(in), .method = m, .n_candidates = out->set.n,
