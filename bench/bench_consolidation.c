@@ -261,7 +261,7 @@ int nw_bench_consolidation(int argc, char **argv) {
   if (plugin == NULL)
     goto out;
 
-  nw__sched_pool pool = {NULL, {N_TYPES, catalog(a)}};
+  nw__sched_pool pool = {.pool = NULL, .types = {N_TYPES, catalog(a)}};
   json_t *np_json = json_pack(
       "{s:{s:s}, s:{s:{s:{s:{s:s, s:s, s:s}, s:[]}}, s:{s:s, s:s}}}",
       "metadata", "name", "default", "spec", "template", "spec",

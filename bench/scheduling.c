@@ -305,7 +305,7 @@ int nw_bench_scheduling(int argc, char **argv) {
     fprintf(stderr, "scheduling: unknown workload \"%s\"\n", workload);
     return 2;
   }
-  nw__sched_pool pool = {&np, cat->types};
+  nw__sched_pool pool = {.pool = &np, .types = cat->types};
   nw__sched_input in = {.n_pools = 1, .pools = &pool};
   nw_arena *out = nw__arena_new();
   double c0 = nw_bench_cpu_now();

@@ -262,18 +262,10 @@ static const char *label_or(const nw__sched_node *sn, const char *key) {
  * labels name (instance type, zone, capacity type) among its pool's
  * instance types, as Karpenter prices candidates.  -1 when unknown.
  */
-static double node_price(const nw__consolidation_state *st,
-                         const nw__sched_node *sn, long pool) {
-  const nw_labels *l = &sn->node->labels;
-  const char *it = nw__labels_get(l, LABEL_INSTANCE_TYPE);
-  const char *zone = nw__labels_get(l, LABEL_ZONE);
-  const char *ct = nw__labels_get(l, LABEL_CAPACITY_TYPE);
-  const nw_instance_types *types = &st->sched->pools[pool].types;
-
-  if (sn->price > 0)
-    return sn->price;
-  if (it == NULL || zone == NULL || ct == NULL)
-    return -1;
+/* The price of the first offering (it, zone, ct) among `types` (which may
+ * be -1, unpriced), or -2 when there is none. */
+static double offering_price(const nw_instance_types *types, const char *it,
+                             const char *zone, const char *ct) {
   for (size_t t = 0; t < types->len; t++) {
     const nw_instance_type *type = &types->items[t];
     if (strcmp(type->name, it) != 0)
@@ -285,7 +277,29 @@ static double node_price(const nw__consolidation_state *st,
         return of->price;
     }
   }
-  return -1;
+  return -2;
+}
+
+static double node_price(const nw__consolidation_state *st,
+                         const nw__sched_node *sn, long pool) {
+  const nw_labels *l = &sn->node->labels;
+  const char *it = nw__labels_get(l, LABEL_INSTANCE_TYPE);
+  const char *zone = nw__labels_get(l, LABEL_ZONE);
+  const char *ct = nw__labels_get(l, LABEL_CAPACITY_TYPE);
+  const nw__sched_pool *sp = &st->sched->pools[pool];
+  double price = -2;
+
+  if (sn->price > 0)
+    return sn->price;
+  if (it == NULL || zone == NULL || ct == NULL)
+    return -1;
+  /* The pool's usable types are few and usually hold the node's; they
+   * are the same objects as in the full list. */
+  if (sp->usable.items != NULL)
+    price = offering_price(&sp->usable, it, zone, ct);
+  if (price == -2)
+    price = offering_price(&sp->types, it, zone, ct);
+  return price == -2 ? -1 : price;
 }
 
 /* check_pods through the facts table: the pods' verdict does not depend

@@ -355,6 +355,14 @@ static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *
     d->repair_dirty = 1;
     return;
   case NW__K_NODEPOOL:
+    /* Status writes (resources, node count) change neither drift, nor
+     * expiry, nor repair; the spec and the pool's presence do. */
+    if (o && n && json_equal(json_object_get(o, "spec"), json_object_get(n, "spec")) &&
+        nw__obj_deleting(o) == nw__obj_deleting(n))
+      return;
+    d->drift_all = 1;
+    d->repair_dirty = 1;
+    return;
   case NW__K_NODECLASS:
     d->drift_all = 1;
     d->repair_dirty = 1;
@@ -720,7 +728,7 @@ static decision *to_decision(compute_job *j, const nw__disruption_decision *dec)
 static void compute_work(void *arg) {
   compute_job *j = arg;
   nw__snapshot *s = j->snap;
-  nw__snapshot_prepare(s, j->d->env->plugins);
+  nw__snapshot_prepare_cached(s, j->d->env->plugins, j->d->cache);
   nw_error err = {0};
   nw__scheduler *sched = nw__scheduler_new(&s->input, &err);
   if (!sched) {

@@ -134,7 +134,7 @@ static void schedule_work(void *arg) {
   ps->claims = json_array();
   if (snap->n_pending == 0)
     return;
-  nw__snapshot_prepare(snap, ps->p->env->plugins);
+  nw__snapshot_prepare_cached(snap, ps->p->env->plugins, ps->p->cache);
   if (snap->error[0])
     snprintf(ps->error, sizeof(ps->error), "%s", snap->error);
   nw__scheduler *s = nw__scheduler_new(&snap->input, &err);
@@ -198,6 +198,7 @@ static void schedule_done(void *arg) {
   p->running = 0;
   if (p->closing) {
     free_pass(ps);
+    nw__snap_cache_free(p->cache);
     free(p);
     return;
   }
@@ -369,10 +370,10 @@ void nw__provisioner_free(nw__provisioner *p) {
   awaiting_reset(p);
   json_decref(p->seen);
   p->seen = NULL;
-  /* A pass on a worker keeps the chunks it uses. */
-  nw__snap_cache_free(p->cache);
-  p->cache = NULL;
   p->closing = 1;
-  if (!p->running)
+  /* A pass on a worker still uses the cache: the pass frees it. */
+  if (!p->running) {
+    nw__snap_cache_free(p->cache);
     free(p);
+  }
 }

@@ -68,7 +68,22 @@ typedef struct ctable {
  * chunks kept alive by a few long-lived objects can hold. */
 enum { MAX_CHUNKS = 32 };
 
+/* A pool's usable types, as positions in the provider's list. */
+typedef struct usable {
+  char *key;              /* pool name + canonical template */
+  uint64_t fingerprint;   /* of the types it was worked out from */
+  size_t len;             /* of the types it was worked out from */
+  size_t n;
+  size_t *pos;
+  size_t n_keys;
+  char **keys;            /* requirement keys of all the types */
+  int used;               /* by the current prepare */
+} usable;
+
 struct nw__snap_cache {
+  usable *usable;
+  size_t n_usable;
+  size_t usable_hits, usable_misses;
   ctable old;             /* entries of the previous take */
   ctable cur;             /* entries of this take */
   uint64_t gen;
@@ -159,9 +174,20 @@ nw__snap_cache *nw__snap_cache_new(void) {
   return calloc(1, sizeof(nw__snap_cache));
 }
 
+static void usable_free(usable *u) {
+  for (size_t i = 0; i < u->n_keys; i++)
+    free(u->keys[i]);
+  free(u->keys);
+  free(u->pos);
+  free(u->key);
+}
+
 void nw__snap_cache_free(nw__snap_cache *c) {
   if (!c)
     return;
+  for (size_t i = 0; i < c->n_usable; i++)
+    usable_free(&c->usable[i]);
+  free(c->usable);
   table_drop(&c->old, 0);
   table_drop(&c->cur, 0);
   chunk_unref(c->fresh);
@@ -172,6 +198,12 @@ void nw__snap_cache_stats(const nw__snap_cache *c, size_t *reused,
                           size_t *decoded) {
   *reused = c ? c->reused : 0;
   *decoded = c ? c->decoded : 0;
+}
+
+void nw__snap_cache_type_stats(const nw__snap_cache *c, size_t *reused,
+                               size_t *computed) {
+  *reused = c ? c->usable_hits : 0;
+  *computed = c ? c->usable_misses : 0;
 }
 
 static void cache_begin(nw__snap_cache *c) {
@@ -586,7 +618,149 @@ nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *cache) {
   return s;
 }
 
+static uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v;
+  h *= 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
+/* Hashes a string eight bytes at a time (a catalog has megabytes of
+ * label text, hashed on every pass). */
+static uint64_t hash_text(uint64_t h, const char *str) {
+  const char *p = str ? str : "";
+  size_t n = strlen(p);
+  h = mix(h, n);
+  for (; n >= 8; n -= 8, p += 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = mix(h, w);
+  }
+  uint64_t w = 0;
+  memcpy(&w, p, n);
+  return mix(h, w);
+}
+
+/* What a pool's usable types depend on, of the types themselves. */
+static uint64_t types_fingerprint(const nw_instance_types *types) {
+  uint64_t h = 0xcbf29ce484222325ull /* any non-zero start */;
+  for (size_t i = 0; i < types->len; i++) {
+    const nw_instance_type *t = &types->items[i];
+    h = hash_text(h, t->name);
+    for (size_t j = 0; j < t->requirements.len; j++) {
+      const nw_requirement *r = &t->requirements.items[j];
+      h = mix(hash_text(h, r->key), (uint64_t)r->op + 1);
+      for (size_t v = 0; v < r->n_values; v++)
+        h = hash_text(h, r->values[v]);
+    }
+    for (size_t o = 0; o < t->n_offerings; o++) {
+      const nw_offering *of = &t->offerings[o];
+      h = hash_text(hash_text(h, of->zone), of->capacity_type);
+      h = mix(h, of->available && of->price >= 0 ? 1 : 2);
+    }
+  }
+  return h;
+}
+
+/* The pool's identity for the scheduler's type filter: its name and its
+ * template (requirements and labels live there).  Malloc'd. */
+static char *pool_key(const nw__snap_pool *pi) {
+  const json_t *tmpl = json_object_get(json_object_get(pi->object, "spec"), "template");
+  char *dump = tmpl ? json_dumps(tmpl, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  size_t len = strlen(pi->pool->name) + (dump ? strlen(dump) : 0) + 2;
+  char *key = malloc(len);
+  if (key)
+    snprintf(key, len, "%s\n%s", pi->pool->name, dump ? dump : "");
+  free(dump);
+  return key;
+}
+
+/* Fills sp->usable and its keys from the cache, working them out when
+ * the pool or its types changed. */
+static void set_usable(nw__snap_cache *c, const nw__snap_pool *pi,
+                       nw__sched_pool *sp, nw_arena *a) {
+  char *key = pool_key(pi);
+  if (!key)
+    return;
+  uint64_t fp = types_fingerprint(&sp->types);
+  usable *u = NULL;
+  for (size_t i = 0; i < c->n_usable && !u; i++) {
+    if (strcmp(c->usable[i].key, key) == 0)
+      u = &c->usable[i];
+  }
+  if (u && (u->fingerprint != fp || u->len != sp->types.len)) {
+    usable_free(u);
+    memset(u, 0, sizeof(*u));
+    u->key = key;
+    key = NULL;
+  } else if (u && !u->used) {
+    c->usable_hits++;
+  }
+  if (!u) {
+    usable *g = realloc(c->usable, (c->n_usable + 1) * sizeof(*g));
+    if (!g) {
+      free(key);
+      return;
+    }
+    c->usable = g;
+    u = &c->usable[c->n_usable++];
+    memset(u, 0, sizeof(*u));
+    u->key = key;
+    key = NULL;
+  }
+  free(key);
+  if (!u->pos) {
+    size_t *pos = NULL;
+    const char **keys = NULL;
+    size_t nk = 0;
+    size_t n = nw__scheduler_usable_types(pi->pool, &sp->types, a, &pos, &keys, &nk);
+    if (n == (size_t)-1)
+      return;
+    u->pos = malloc((n + 1) * sizeof(*u->pos));
+    u->keys = calloc(nk + 1, sizeof(*u->keys));
+    if (!u->pos || !u->keys)
+      return;
+    memcpy(u->pos, pos, n * sizeof(*pos));
+    for (size_t i = 0; i < nk; i++)
+      u->keys[i] = strdup(keys[i]);
+    u->n = n;
+    u->n_keys = nk;
+    u->fingerprint = fp;
+    u->len = sp->types.len;
+    c->usable_misses++;
+  }
+  u->used = 1;
+  /* Positions into this pass's types: the list is rebuilt from them, so
+   * it never points into an earlier pass's memory. */
+  nw_instance_type *items = nw__arena_alloc(a, (u->n + 1) * sizeof(*items));
+  if (!items)
+    return;
+  for (size_t i = 0; i < u->n; i++)
+    items[i] = sp->types.items[u->pos[i]];
+  sp->usable = (nw_instance_types){u->n, items};
+  sp->n_type_keys = u->n_keys;
+  sp->type_keys = (const char *const *)u->keys;
+}
+
+/* Forgets the pools the last prepare did not see. */
+static void usable_sweep(nw__snap_cache *c) {
+  size_t k = 0;
+  for (size_t i = 0; i < c->n_usable; i++) {
+    if (!c->usable[i].used || !c->usable[i].pos) {
+      usable_free(&c->usable[i]);
+      continue;
+    }
+    c->usable[i].used = 0;
+    c->usable[k++] = c->usable[i];
+  }
+  c->n_usable = k;
+}
+
 size_t nw__snapshot_prepare(nw__snapshot *s, nw__plugin_set *plugins) {
+  return nw__snapshot_prepare_cached(s, plugins, NULL);
+}
+
+size_t nw__snapshot_prepare_cached(nw__snapshot *s, nw__plugin_set *plugins,
+                                   nw__snap_cache *c) {
   nw_arena *a = s->arena;
   s->sched_pools = nw__arena_alloc(a, (s->n_pools + 1) * sizeof(*s->sched_pools));
   size_t kept = 0;
@@ -605,10 +779,15 @@ size_t nw__snapshot_prepare(nw__snapshot *s, nw__plugin_set *plugins) {
     /* Keep pools and sched_pools aligned for callers that map results
      * back to NodePools. */
     s->pools[kept] = *pi;
+    memset(&s->sched_pools[kept], 0, sizeof(s->sched_pools[kept]));
     s->sched_pools[kept].pool = pi->pool;
     s->sched_pools[kept].types = types;
+    if (c)
+      set_usable(c, &s->pools[kept], &s->sched_pools[kept], a);
     kept++;
   }
+  if (c)
+    usable_sweep(c);
   s->n_pools = kept;
   memset(&s->input, 0, sizeof(s->input));
   s->input.n_pools = kept;

@@ -87,11 +87,27 @@ nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *c);
  * benchmarks). */
 void nw__snap_cache_stats(const nw__snap_cache *c, size_t *reused,
                           size_t *decoded);
+/* Usable-type lists reused and worked out by prepares so far. */
+void nw__snap_cache_type_stats(const nw__snap_cache *c, size_t *reused,
+                               size_t *computed);
 
 /* On a worker: asks each pool's provider for instance types, prices them
  * and fills `input`.  Pools whose provider fails are dropped (error says
  * which).  Returns the number of pools left. */
 size_t nw__snapshot_prepare(nw__snapshot *s, nw__plugin_set *plugins);
+
+/*
+ * nw__snapshot_prepare that also hands the scheduler each pool's usable
+ * instance types (nw__scheduler_usable_types), remembered in `c` by the
+ * pool's name and template and a fingerprint of the types (names,
+ * requirements, offerings' zone, capacity type and availability): a new
+ * catalog, a changed NodePool or an offering that became unavailable
+ * (or priceless) works them out again.  Prices may change freely.  Runs
+ * on a worker: the caller must not use `c` elsewhere meanwhile (one pass
+ * at a time per cache).  c may be NULL.
+ */
+size_t nw__snapshot_prepare_cached(nw__snapshot *s, nw__plugin_set *plugins,
+                                   nw__snap_cache *c);
 
 void nw__snapshot_free(nw__snapshot *s);
 

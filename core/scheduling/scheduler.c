@@ -379,12 +379,15 @@ static int compile_pool(nw__scheduler *s, size_t idx, spool *p,
   nw__sreq pn = nw__sreq_in1(s->a, s->k_pool,
                              nw__strtab_intern(&s->st, in->pool->name));
   p->reqs = nw__sreqs_and(s->a, &s->st, r, (nw__sreqs){1, &pn}, NULL);
-  p->types = nw__arena_alloc(s->a, (in->types.len + 1) * sizeof(*p->types));
-  for (size_t i = 0; i < in->types.len; i++)
-    compile_type(s, &in->types.items[i], &p->types[i]);
+  const nw_instance_types *types = in->usable.items ? &in->usable : &in->types;
+  for (size_t i = 0; in->usable.items && i < in->n_type_keys; i++)
+    mark_wellknown(s, nw__strtab_intern(&s->st, in->type_keys[i]));
+  p->types = nw__arena_alloc(s->a, (types->len + 1) * sizeof(*p->types));
+  for (size_t i = 0; i < types->len; i++)
+    compile_type(s, &types->items[i], &p->types[i]);
   /* Types the pool's requirements rule out never matter. */
   uint32_t k = 0;
-  for (size_t i = 0; i < in->types.len; i++)
+  for (size_t i = 0; i < types->len; i++)
     if (nw__sreqs_intersects(&s->st, &p->types[i].reqs, &p->reqs, NULL) &&
         type_offerable(s, &p->types[i], &p->reqs))
       p->types[k++] = p->types[i];
@@ -936,6 +939,62 @@ nw__scheduler *nw__scheduler_new(const nw__sched_input *in, nw_error *err) {
   }
   index_volumes(s);
   return s;
+}
+
+static int cmp_size(const void *a, const void *b) {
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  return (x > y) - (x < y);
+}
+
+size_t nw__scheduler_usable_types(const nw__nodepool *pool,
+                                  const nw_instance_types *types,
+                                  nw_arena *arena, size_t **out,
+                                  const char ***keys, size_t *n_keys) {
+  nw__sched_pool sp = {pool, *types, {0, NULL}, 0, NULL};
+  nw__sched_input in;
+  memset(&in, 0, sizeof(in));
+  in.n_pools = 1;
+  in.pools = &sp;
+  nw_error err = {0};
+  nw__scheduler *s = nw__scheduler_new(&in, &err);
+  if (!s)
+    return (size_t)-1;
+  const spool *p = &s->pools[0];
+  size_t *pos = nw__arena_alloc(arena, (p->n_types + 1) * sizeof(*pos));
+  if (!pos) {
+    nw__scheduler_free(s);
+    return (size_t)-1;
+  }
+  for (uint32_t i = 0; i < p->n_types; i++)
+    pos[i] = (size_t)(p->types[i].src - types->items);
+  size_t n = p->n_types;
+  /* Every key the types define was interned while compiling them, so the
+   * string table's ids index a seen-set. */
+  uint32_t n_ids = s->st.n;
+  const char **ks = nw__arena_alloc(arena, (n_ids + 1) * sizeof(*ks));
+  uint8_t *seen = calloc(n_ids + 1, 1);
+  size_t nk = 0;
+  for (size_t i = 0; ks && seen && i < types->len; i++) {
+    const nw_requirements *r = &types->items[i].requirements;
+    for (size_t j = 0; j < r->len; j++) {
+      uint32_t id = nw__strtab_intern(&s->st, r->items[j].key);
+      if (id < n_ids && !seen[id]) {
+        seen[id] = 1;
+        ks[nk++] = nw__arena_strdup(arena, r->items[j].key);
+      }
+    }
+  }
+  nw__scheduler_free(s);
+  if (!ks || !seen) {
+    free(seen);
+    return (size_t)-1;
+  }
+  free(seen);
+  *keys = ks;
+  *n_keys = nk;
+  qsort(pos, n, sizeof(*pos), cmp_size);
+  *out = pos;
+  return n;
 }
 
 void nw__scheduler_free(nw__scheduler *s) {

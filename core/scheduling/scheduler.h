@@ -81,6 +81,15 @@
 typedef struct nw__sched_pool {
   const nw__nodepool *pool;          /* borrowed */
   nw_instance_types types;           /* borrowed (e.g. a catalog) */
+  /* Optional (items NULL: all of `types`): the types of `types` that can
+   * matter for this pool, as nw__scheduler_usable_types returns them;
+   * only these are compiled.  Callers that price existing nodes still
+   * look in `types`. */
+  nw_instance_types usable;
+  /* With `usable`: the requirement keys of every type of `types` (they
+   * count as well-known labels, as when all types are compiled). */
+  size_t n_type_keys;
+  const char *const *type_keys;
 } nw__sched_pool;
 
 /* An existing node or an in-flight claim, with the pods bound to it. */
@@ -191,6 +200,20 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
                                       const nw__pod *const *pods, size_t n,
                                       const nw__sched_opts *opts,
                                       nw_arena *arena, nw_error *err);
+
+/*
+ * The types of `types` a scheduler compiled for `pool` keeps: those its
+ * requirements (with its labels and name) intersect, with an available
+ * offering they allow -- what nw__scheduler_new works out for every pool
+ * on every call.  Into *out (positions in `types`, ascending) and *keys
+ * (the distinct requirement keys of all of `types`, *n_keys of them), all
+ * in `arena`.  Returns the count, or (size_t)-1 on failure.  Inputs
+ * borrowed.
+ */
+size_t nw__scheduler_usable_types(const nw__nodepool *pool,
+                                  const nw_instance_types *types,
+                                  nw_arena *arena, size_t **out,
+                                  const char ***keys, size_t *n_keys);
 
 /* Allocatable of an instance type: capacity - kube_reserved -
  * system_reserved - eviction_threshold, for resource `name`. */

@@ -78,7 +78,7 @@ int fixture_load(fixture *f, const char *name, const char *catalog) {
   /* Copy the pointer arrays into the arena so one free releases them. */
   nw__sched_pool *sp = nw__arena_alloc(f->a, (np + 1) * sizeof(*sp));
   for (size_t i = 0; i < np; i++)
-    sp[i] = (nw__sched_pool){pools[i], f->catalog->types};
+    sp[i] = (nw__sched_pool){.pool = pools[i], .types = f->catalog->types};
   nw__sched_node *sn = nw__arena_alloc(f->a, (nn + 1) * sizeof(*sn));
   f->pending = nw__arena_alloc(f->a, (npo + 1) * sizeof(*f->pending));
   for (size_t i = 0; i < nn; i++) {
