@@ -343,7 +343,60 @@ static void test_unhealthy_node_is_repaired(void) {
   world_free(&w);
 }
 
-NW_TEST_CASES({"unhealthy_node_is_repaired", test_unhealthy_node_is_repaired},
+static int drifted(world *w, const char *claim) {
+  const json_t *c = nw__store_get(w->store, NW__K_NODECLAIM, NULL, claim);
+  const char *s = c ? nw__cond_status(c, "Drifted") : NULL;
+  return s && strcmp(s, "True") == 0;
+}
+
+/* The disruption controller re-checks drift only for what changed: a
+ * NodePool status write must not drift claims, a template change must,
+ * and so must a Node whose labels stop matching the pool. */
+static void test_drift_follows_changes(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  char name[128];
+  one_running_node(&w, name, sizeof(name));
+  run(&w, 30000);
+  CU_ASSERT_FALSE(drifted(&w, name));
+  /* Status only (as the lifecycle controller writes it). */
+  json_t *np = json_deep_copy(nw__store_get(w.store, NW__K_NODEPOOL, NULL, "kong"));
+  json_object_set_new(np, "status", json_pack("{s:I}", "nodes", (json_int_t)7));
+  nw__store_put(w.store, NW__K_NODEPOOL, np);
+  run(&w, 30000);
+  CU_ASSERT_FALSE(drifted(&w, name));
+  /* A Node label the pool's requirements rule out: requirement drift. */
+  json_t *node = json_deep_copy(nw__store_get(w.store, NW__K_NODE, NULL, "node-1"));
+  json_object_set_new(json_object_get(json_object_get(node, "metadata"), "labels"),
+                      "kubernetes.io/arch", json_string("arm64"));
+  nw__store_put(w.store, NW__K_NODE, node);
+  run(&w, 11000);
+  CU_ASSERT_TRUE(drifted(&w, name));
+  world_free(&w);
+}
+
+static void test_template_change_drifts(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  char name[128];
+  one_running_node(&w, name, sizeof(name));
+  run(&w, 30000);
+  CU_ASSERT_FALSE(drifted(&w, name));
+  json_t *np = json_deep_copy(nw__store_get(w.store, NW__K_NODEPOOL, NULL, "kong"));
+  json_t *labels = json_object_get(json_object_get(json_object_get(
+      json_object_get(np, "spec"), "template"), "metadata"), "labels");
+  json_object_set_new(labels, "tier", json_string("edge"));
+  nw__store_put(w.store, NW__K_NODEPOOL, np);
+  run(&w, 11000);
+  CU_ASSERT_TRUE(drifted(&w, name));
+  world_free(&w);
+}
+
+NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
+              {"template_change_drifts", test_template_change_drifts},
+              {"unhealthy_node_is_repaired", test_unhealthy_node_is_repaired},
               {"empty_node_is_consolidated", test_empty_node_is_consolidated},
               {"expired_claim_is_deleted", test_expired_claim_is_deleted},
               {"batch_waits_for_idle_window", test_batch_waits_for_idle_window},
