@@ -93,6 +93,8 @@ typedef struct fact {
   const char *blocked;         /* check_pods' skip message */
   double price;
   int price_known;
+  signed char consolidatable;  /* -1 until known */
+  signed char drifted;         /* -1 until known */
 } fact;
 
 struct nw__node_facts {
@@ -123,6 +125,8 @@ static const fact *node_fact(const nw__consolidation_state *st, size_t i,
   f->managed = (unsigned char)managed_initialized(st, i);
   f->deleting = (unsigned char)(f->managed && node_deleting(st, i));
   f->pool = pool_index(st->sched, node_pool_name(&st->sched->nodes[i]));
+  f->consolidatable = -1;
+  f->drifted = -1;
   f->known = 1;
   return f;
 }
@@ -183,16 +187,19 @@ static int policy_is(const nw__nodepool *np, const char *policy) {
          strcmp(np->consolidation_policy, policy) == 0;
 }
 
-/* The method's ShouldDisrupt. */
+/* The method's ShouldDisrupt.  `f` (the node's facts, may be a scratch
+ * copy) memoizes what does not depend on the method. */
 static int method_wants(const build *b, const nw__nodepool *np,
-                        const json_t *claim, long n_pods) {
+                        const json_t *claim, long n_pods, fact *f) {
   int64_t after = np->consolidate_after_s < 0 ? -1 : np->consolidate_after_s * 1000;
   int underutilized = policy_is(np, "WhenEmptyOrUnderutilized") ||
                       policy_is(np, "Balanced");
 
   switch (b->method) {
   case NW_METHOD_DRIFT:
-    return cond_true(claim, "Drifted");
+    if (f->drifted < 0)
+      f->drifted = (signed char)cond_true(claim, "Drifted");
+    return f->drifted;
   case NW_METHOD_EMPTINESS:
     if (n_pods != 0 || !(underutilized || policy_is(np, "WhenEmpty")))
       return 0;
@@ -203,7 +210,10 @@ static int method_wants(const build *b, const nw__nodepool *np,
       return 0;
     break;
   }
-  return nw__claim_consolidatable(claim, after, b->st->now_ms, NULL);
+  if (f->consolidatable < 0)
+    f->consolidatable = (signed char)nw__claim_consolidatable(claim, after,
+                                                             b->st->now_ms, NULL);
+  return f->consolidatable;
 }
 
 typedef struct ranked {
@@ -356,7 +366,7 @@ static int rank_node(build *b, size_t i, ranked *r) {
   if (n_pods < 0)
     return 0;
   np = st->sched->pools[r->pool].pool;
-  if (!method_wants(b, np, claim, n_pods))
+  if (!method_wants(b, np, claim, n_pods, (fact *)f))
     return 0;
   if (f != &scratch && f->price_known) {
     r->price = f->price;
