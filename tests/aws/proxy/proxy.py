@@ -10,6 +10,8 @@ asked for:
                           "code": "InsufficientInstanceCapacity"}],
      "throttle": {"CreateFleet": 2},        # the next 2 calls get throttled
      "ssm_parameters": {"/aws/service/eks/optimized-ami/...": "ami-123"},
+     "delay": {"CreateFleet": {"ms": 5000, "count": 1}},  # hold n calls
+                                                          # before forwarding
      "errors": {"DescribeRegions": {"code": "ExpiredToken", "status": 400,
                                     "count": 1}}}   # any error, n times
   POST /__proxy/reset    back to no injection, counters cleared
@@ -49,7 +51,7 @@ STATE = {}
 def reset_state():
     STATE.clear()
     STATE.update({"capacity_errors": [], "throttle": {}, "ssm_parameters": {},
-                  "errors": {}, "requests": {}, "injected": {}})
+                  "errors": {}, "delay": {}, "requests": {}, "injected": {}})
 
 
 reset_state()
@@ -141,6 +143,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     STATE["throttle"].update(cfg["throttle"])
                 if "errors" in cfg:
                     STATE["errors"].update(cfg["errors"])
+                if "delay" in cfg:
+                    STATE["delay"].update(cfg["delay"])
                 if "ssm_parameters" in cfg:
                     STATE["ssm_parameters"].update(cfg["ssm_parameters"])
                 return self.reply(200, b"{}", "application/json")
@@ -166,6 +170,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if left > 0:
                 STATE["throttle"][op] = left - 1
                 count("injected", "throttle:" + op)
+        # A held call reaches moto late: a client that dies meanwhile (the
+        # e2e's kill -9 mid-launch) leaves what moto then creates behind.
+        with LOCK:
+            hold = STATE["delay"].get(op)
+            if hold and hold.get("count", 1) > 0:
+                hold["count"] = hold.get("count", 1) - 1
+                count("injected", "delay:" + op)
+                pause = hold.get("ms", 0) / 1000.0
+            else:
+                pause = 0
+        if pause:
+            time.sleep(pause)
         with LOCK:
             inj = STATE["errors"].get(op)
             if inj and inj.get("count", 1) > 0:
