@@ -69,9 +69,11 @@ struct nw__disruption {
   nw_repair_policies *policies;
   size_t n_policies;
   int policies_requested;
-  /* The store version and time of the last pass that found nothing: an
-   * unchanged cluster is only looked at again after RECHECK_MS (time alone
-   * can make a node consolidatable or expired). */
+  /* The count of changes that can open a disruption (relevant, below)
+   * when the last pass that found nothing started, and when it ended:
+   * until such a change, the cluster is only looked at again after
+   * RECHECK_MS (time alone can make a node consolidatable). */
+  uint64_t relevant;
   uint64_t idle_version;
   int64_t idle_since_ms;
   int spot_to_spot;
@@ -331,9 +333,50 @@ static void node_changed(nw__disruption *d, const json_t *node) {
     json_object_set_new(d->drift_dirty, name, json_true());
 }
 
+static int same_member(const json_t *o, const json_t *n, const char *part,
+                       const char *key) {
+  return json_equal(json_object_get(json_object_get(o, part), key),
+                    json_object_get(json_object_get(n, part), key));
+}
+
+/*
+ * Whether a change can open a disruption that was not there before.
+ * Karpenter looks again after any change; but a pod arriving, binding or
+ * starting only takes room, and the claim's lastPodEventTime stamp only
+ * postpones consolidation, so those do not count (in a busy cluster they
+ * are nearly every change).  What leaves room (a pod gone, finished,
+ * terminating or unbound), new capacity, and any change to Nodes, pools,
+ * budgets or a claim's conditions, labels or annotations does.
+ */
+static int opens_disruption(nw__kind kind, const json_t *o, const json_t *n) {
+  if (!o || !n)
+    return kind != NW__K_POD || !n;
+  switch (kind) {
+  case NW__K_POD:
+    return (node_of(o) && !node_of(n)) ||
+           nw__obj_deleting(o) != nw__obj_deleting(n) ||
+           !same_member(o, n, "status", "phase");
+  case NW__K_NODECLAIM:
+    return nw__obj_deleting(o) != nw__obj_deleting(n) ||
+           !same_member(o, n, "status", "conditions") ||
+           !same_member(o, n, "metadata", "labels") ||
+           !same_member(o, n, "metadata", "annotations") ||
+           !same_member(o, n, "status", "providerID") ||
+           !same_member(o, n, "spec", "requirements");
+  case NW__K_NODEPOOL:
+    /* Budgets, policy and template live in the spec; status is ours. */
+    return nw__obj_deleting(o) != nw__obj_deleting(n) ||
+           !json_equal(json_object_get(o, "spec"), json_object_get(n, "spec"));
+  default:
+    return 1;
+  }
+}
+
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
   nw__disruption *d = user;
   const char *name;
+  if (opens_disruption(kind, o, n))
+    d->relevant++;
   switch (kind) {
   case NW__K_POD: {
     const char *before = node_of(o), *after = node_of(n);
@@ -606,7 +649,7 @@ typedef struct compute_job {
   nw__plugin *strategy;
   decision *validate;     /* non-NULL: re-check this decision */
   decision *result;       /* what the worker decided */
-  uint64_t version;       /* store version the snapshot was taken at */
+  uint64_t version;       /* d->relevant when the snapshot was taken */
   /* The scheduler's own claims for the decision's pods (requirements that
    * carry the pods' zone, affinity and other constraints). */
   const nw__sched_result *replan;
@@ -894,7 +937,7 @@ static void start_compute(nw__disruption *d, decision *validate) {
   nw__env *env = d->env;
   compute_job *j = calloc(1, sizeof(*j));
   j->d = d;
-  j->version = nw__store_version(env->store);
+  j->version = d->relevant;
   j->snap = nw__snapshot_take_cached(env, d->cache);
   j->strategy = nw__plugins_find(env->plugins, d->strategy);
   if (j->strategy && !nw__plugin_strategy(j->strategy))
@@ -913,7 +956,7 @@ static void pass(void *arg) {
   nw__env *env = d->env;
   switch (d->phase) {
   case IDLE:
-    if (d->idle_since_ms && nw__store_version(env->store) == d->idle_version &&
+    if (d->idle_since_ms && d->relevant == d->idle_version &&
         env->ops->now_ms(env) - d->idle_since_ms < RECHECK_MS) {
       schedule(d, PASS_MS);
       break;
