@@ -1,6 +1,6 @@
 /*
- * The Kubernetes REST client: libcurl (HTTP/2, one connection cache per
- * client), JSON bodies as jansson values, a client-side QPS/burst token
+ * The Kubernetes REST client: libcurl (HTTP/1.1 with keep-alive, one
+ * connection cache per client; see kreq_setup for why not HTTP/2), JSON bodies as jansson values, a client-side QPS/burst token
  * bucket, and credentials from nw__kube_config.
  *
  * Two modes, chosen at creation:

@@ -46,6 +46,9 @@ struct nw__informer {
   int started;
   unsigned lists;
   unsigned failures;
+  uint64_t list_start_ns; /* when the current LIST began (uv_hrtime) */
+  unsigned list_pages;    /* pages of the current LIST received */
+  unsigned list_retries;  /* failed page requests of the current LIST */
   nw__kube_req *req;
   uv_timer_t timer;
   uint64_t rng;
@@ -243,6 +246,9 @@ static void backoff(nw__informer *inf, void (*step)(nw__informer *)) {
 
 static void list_restart(nw__informer *inf) {
   set_str(&inf->cont, NULL);
+  inf->list_start_ns = uv_hrtime();
+  inf->list_pages = 0;
+  inf->list_retries = 0;
   json_decref(inf->seen);
   /* Listed keys are only needed to find deletions in a non-empty cache;
    * skipping them on the first list saves memory and heap fragmentation. */
@@ -266,8 +272,16 @@ static void list_finish(nw__informer *inf) {
   inf->seen = NULL;
   inf->lists++;
   inf->failures = 0;
-  NW_DEBUG(COMP, "%s: listed %zu objects at resourceVersion %s",
-           inf->res->resource, json_object_size(inf->store), inf->rv);
+  /* How long the first sync took, and why, is what an operator needs when
+   * a daemon is slow to become ready: say it once, at info level. */
+  double ms = (double)(uv_hrtime() - inf->list_start_ns) / 1e6;
+  if (inf->synced)
+    NW_DEBUG(COMP, "%s: listed %zu objects at resourceVersion %s in %.0f ms",
+             inf->res->resource, json_object_size(inf->store), inf->rv, ms);
+  else
+    NW_INFO(COMP, "%s: synced %zu objects in %.0f ms (%u pages, %u retried)",
+            inf->res->resource, json_object_size(inf->store), ms,
+            inf->list_pages, inf->list_retries);
   if (!inf->synced) {
     inf->synced = 1;
     for (size_t h = 0; h < inf->n_handlers; h++) {
@@ -283,13 +297,20 @@ static void on_list(void *user, nw__kube_response *resp) {
   inf->req = NULL;
   if (resp->status != NW_OK) {
     NW_WARN(COMP, "list %s: %s", inf->res->resource, resp->err.message);
-    /* 410 here means the continue token expired: start over at once. */
+    inf->list_retries++;
+    /* 410 here means the continue token expired: start over at once.
+     * Other failures (timeouts, 429, 5xx) retry the same page: the token
+     * stays valid for minutes, and starting a list of 20,000 objects over
+     * because its 30th page failed is how a loaded apiserver stays
+     * loaded. */
     if (resp->http_status == 410)
       schedule(inf, list_restart, 0);
     else
-      backoff(inf, list_restart);
+      backoff(inf, inf->cont ? list_page : list_restart);
     return;
   }
+  inf->list_pages++;
+  inf->failures = 0;
   size_t i;
   json_t *item;
   json_array_foreach(json_object_get(resp->body, "items"), i, item) {
