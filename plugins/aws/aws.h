@@ -233,6 +233,7 @@ typedef struct aws_state {
 
   pthread_mutex_t bmu;       /* guards the CreateFleet batches */
   void *batches;             /* struct fleet_batch list (ec2.c) */
+  void *id_batches;          /* Describe/TerminateInstances batches (ec2.c) */
 
   int64_t resolve_ttl_ms;    /* node class resolution cache (under mu) */
   struct aws_resolve_entry *resolve_cache; /* AWS_RESOLVE_CACHE entries */

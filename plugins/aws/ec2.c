@@ -1334,6 +1334,14 @@ nw_status aws_list(aws_state *s, nw_arena *arena, nw_node_instances *out,
   return st;
 }
 
+/* Batched DescribeInstances / TerminateInstances (see the batching
+ * section below). */
+typedef enum { ID_DESCRIBE, ID_TERMINATE } id_op;
+typedef struct id_batch id_batch;
+static nw_status id_batched(aws_state *s, id_op op, const char *id,
+                            nw_arena *arena, nw_node_instance *out,
+                            nw_error *err);
+
 nw_status aws_get(aws_state *s, const char *provider_id, nw_arena *arena,
                   nw_node_instance *out, nw_error *err) {
   char idbuf[32];
@@ -1346,17 +1354,7 @@ nw_status aws_get(aws_state *s, const char *provider_id, nw_arena *arena,
   nw_status st = aws_catalog_refresh(s, arena, err);
   if (st != NW_OK)
     return st;
-  nw_aws_params p = {0};
-  nw_aws_params_add(&p, "InstanceId.1", id);
-  collect_ctx c = {.skip_terminated = 1};
-  st = describe_instances(s, &p, arena, collect_instance, &c, err);
-  nw_aws_params_free(&p);
-  if (st != NW_OK && st != NW_ERR_NOT_FOUND)
-    return st;
-  if (st == NW_ERR_NOT_FOUND || c.len == 0)
-    return nw_aws_error(err, NW_ERR_NOT_FOUND, "aws: instance %s not found", id);
-  *out = c.items[0];
-  return NW_OK;
+  return id_batched(s, ID_DESCRIBE, id, arena, out, err);
 }
 
 nw_status aws_delete(aws_state *s, const char *provider_id, nw_error *err) {
@@ -1366,24 +1364,10 @@ nw_status aws_delete(aws_state *s, const char *provider_id, nw_error *err) {
     return nw_aws_error(err, NW_ERR_INVALID,
                         "aws: %s is not an AWS provider id",
                         provider_id ? provider_id : "(null)");
-  nw_aws_params p = {0};
-  nw_aws_params_add(&p, "InstanceId.1", id);
-  xmlDocPtr doc = NULL;
-  nw_status st = nw_aws_query(s->client, "ec2", "TerminateInstances",
-                              EC2_VERSION, &p, NULL, &doc, NULL, err);
-  nw_aws_params_free(&p);
-  if (st != NW_OK)
-    return st;
-  char *prev = nw_aws_xml_text(xmlDocGetRootElement(doc),
-                               "instancesSet/item/previousState/name");
-  xmlFreeDoc(doc);
-  int gone = prev && strcmp(prev, "terminated") == 0;
-  free(prev);
-  if (gone)
-    return nw_aws_error(err, NW_ERR_NOT_FOUND, "aws: instance %s already terminated",
-                        id);
-  s->host->counter_add(s->h, "aws_instances_terminated_total", NULL, 1);
-  return NW_OK;
+  nw_status st = id_batched(s, ID_TERMINATE, id, NULL, NULL, err);
+  if (st == NW_OK)
+    s->host->counter_add(s->h, "aws_instances_terminated_total", NULL, 1);
+  return st;
 }
 
 /* ------------------------------------------------------------- create */
@@ -1654,6 +1638,25 @@ static void sleep_ms(int ms) {
   nanosleep(&ts, NULL);
 }
 
+/* The leader's wait, called and returning with bmu held: until no other
+ * caller joined (*joins unchanged) for the idle window, the max window
+ * passed, or the batch is full; then *closed is set. */
+static void batch_window(aws_state *s, int *closed, const unsigned *joins,
+                         const size_t *n, size_t max) {
+  unsigned seen = *joins;
+  int idle = 0, total = 0;
+  while (!*closed) {
+    pthread_mutex_unlock(&s->bmu);
+    sleep_ms(BATCH_STEP_MS);
+    total += BATCH_STEP_MS;
+    pthread_mutex_lock(&s->bmu);
+    idle = *joins != seen ? 0 : idle + BATCH_STEP_MS;
+    seen = *joins;
+    if (idle >= s->batch_idle_ms || total >= s->batch_max_ms || *n >= max)
+      *closed = 1;
+  }
+}
+
 /* Tags the instance with its claim; on failure the instance is terminated
  * (an untagged instance would be launched again for the same claim). */
 static nw_status tag_claim(aws_state *s, const fleet_instance *fi,
@@ -1673,6 +1676,212 @@ static nw_status tag_claim(aws_state *s, const fleet_instance *fi,
   snprintf(pid, sizeof(pid), "aws:///%s/%s", fi->zone, fi->id);
   nw_error terr = {0};
   aws_delete(s, pid, &terr);
+  return st;
+}
+
+/*
+ * Concurrent get and delete calls are coalesced the same way: one
+ * DescribeInstances (filter instance-id, so a missing id is simply absent)
+ * or one TerminateInstances for every id that joined within the windows,
+ * each caller then taking its own instance from the shared answer.  A
+ * TerminateInstances naming an id EC2 does not know fails as a whole
+ * (InvalidInstanceID.NotFound); the ids are then terminated one by one so
+ * the others still go.
+ */
+enum { ID_BATCH_MAX = 100 };
+
+typedef struct id_slot {
+  char id[32];
+  nw_status st;
+  char message[256];
+  xmlNodePtr item;           /* DescribeInstances: the instance, or NULL */
+} id_slot;
+
+struct id_batch {
+  id_batch *next;
+  id_op op;
+  int closed, done;
+  size_t n, refs;
+  unsigned joins;
+  pthread_cond_t cv;
+  xmlDocPtr doc;             /* DescribeInstances' answer, freed by the last */
+  id_slot slots[ID_BATCH_MAX];
+};
+
+/* Terminates the given ids in one call; fills the slots naming them. */
+static nw_status terminate_ids(aws_state *s, id_slot *slots, size_t n,
+                               nw_error *err) {
+  nw_aws_params p = {0};
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    int dup = 0;
+    for (size_t j = 0; j < i && !dup; j++)
+      dup = strcmp(slots[j].id, slots[i].id) == 0;
+    if (!dup)
+      nw_aws_params_addf(&p, slots[i].id, "InstanceId.%zu", ++k);
+  }
+  xmlDocPtr doc = NULL;
+  nw_status st = nw_aws_query(s->client, "ec2", "TerminateInstances",
+                              EC2_VERSION, &p, NULL, &doc, NULL, err);
+  nw_aws_params_free(&p);
+  if (st != NW_OK)
+    return st;
+  xmlNodePtr set = nw_aws_xml_child(xmlDocGetRootElement(doc), "instancesSet");
+  for (size_t i = 0; i < n; i++) {
+    slots[i].st = NW_ERR;
+    snprintf(slots[i].message, sizeof(slots[i].message),
+             "ec2 TerminateInstances: %s missing from the answer", slots[i].id);
+  }
+  for (xmlNodePtr it = nw_aws_xml_child(set, "item"); it;
+       it = nw_aws_xml_next(it, "item")) {
+    char *id = nw_aws_xml_text(it, "instanceId");
+    char *prev = nw_aws_xml_text(it, "previousState/name");
+    int gone = prev && strcmp(prev, "terminated") == 0;
+    for (size_t i = 0; id && i < n; i++) {
+      if (strcmp(slots[i].id, id) != 0)
+        continue;
+      slots[i].st = gone ? NW_ERR_NOT_FOUND : NW_OK;
+      slots[i].message[0] = '\0';
+      if (gone)
+        snprintf(slots[i].message, sizeof(slots[i].message),
+                 "aws: instance %s already terminated", id);
+    }
+    free(id);
+    free(prev);
+  }
+  xmlFreeDoc(doc);
+  return NW_OK;
+}
+
+static void leader_terminate(aws_state *s, id_batch *b) {
+  nw_error err = {0};
+  nw_status st = terminate_ids(s, b->slots, b->n, &err);
+  if (st == NW_ERR_NOT_FOUND && b->n > 1) {
+    for (size_t i = 0; i < b->n; i++) {
+      nw_error e1 = {0};
+      nw_status s1 = terminate_ids(s, &b->slots[i], 1, &e1);
+      if (s1 != NW_OK) {
+        b->slots[i].st = s1;
+        snprintf(b->slots[i].message, sizeof(b->slots[i].message), "%s",
+                 e1.message);
+      }
+    }
+    return;
+  }
+  for (size_t i = 0; st != NW_OK && i < b->n; i++) {
+    b->slots[i].st = st;
+    snprintf(b->slots[i].message, sizeof(b->slots[i].message), "%s",
+             err.message);
+  }
+}
+
+/* One DescribeInstances for every id; each slot gets its item (terminated
+ * instances count as missing, as a single get would say). */
+static void leader_describe(aws_state *s, id_batch *b, nw_arena *arena) {
+  nw_aws_params p = {0};
+  nw_aws_params_add(&p, "Filter.1.Name", "instance-id");
+  for (size_t i = 0; i < b->n; i++)
+    nw_aws_params_addf(&p, b->slots[i].id, "Filter.1.Value.%zu", i + 1);
+  nw_error err = {0};
+  nw_status st = nw_aws_query(s->client, "ec2", "DescribeInstances",
+                              EC2_VERSION, &p, arena, &b->doc, NULL, &err);
+  nw_aws_params_free(&p);
+  for (size_t i = 0; i < b->n; i++) {
+    id_slot *sl = &b->slots[i];
+    sl->st = st == NW_OK ? NW_ERR_NOT_FOUND : st;
+    if (st == NW_OK)
+      snprintf(sl->message, sizeof(sl->message), "aws: instance %s not found",
+               sl->id);
+    else
+      snprintf(sl->message, sizeof(sl->message), "%s", err.message);
+  }
+  if (st != NW_OK)
+    return;
+  xmlNodePtr rs = nw_aws_xml_child(xmlDocGetRootElement(b->doc), "reservationSet");
+  for (xmlNodePtr r = nw_aws_xml_child(rs, "item"); r; r = nw_aws_xml_next(r, "item")) {
+    xmlNodePtr is = nw_aws_xml_child(r, "instancesSet");
+    for (xmlNodePtr it = nw_aws_xml_child(is, "item"); it;
+         it = nw_aws_xml_next(it, "item")) {
+      char *id = nw_aws_xml_text(it, "instanceId");
+      char *state = nw_aws_xml_text(it, "instanceState/name");
+      int live = !state || strcmp(state, "terminated") != 0;
+      for (size_t i = 0; id && live && i < b->n; i++) {
+        if (strcmp(b->slots[i].id, id) == 0) {
+          b->slots[i].st = NW_OK;
+          b->slots[i].item = it;
+        }
+      }
+      free(id);
+      free(state);
+    }
+  }
+  s->host->observe(s->h, "aws_describe_instances_batch_size", NULL, (double)b->n);
+}
+
+static void id_batch_release(aws_state *s, id_batch *b) {
+  /* Called with bmu held. */
+  if (--b->refs > 0)
+    return;
+  id_batch **pp = (id_batch **)&s->id_batches;
+  while (*pp && *pp != b)
+    pp = &(*pp)->next;
+  if (*pp)
+    *pp = b->next;
+  xmlFreeDoc(b->doc);
+  pthread_cond_destroy(&b->cv);
+  free(b);
+}
+
+/* Joins (or opens and leads) the open batch of `op`.  For ID_DESCRIBE,
+ * *out is filled in the caller's arena. */
+static nw_status id_batched(aws_state *s, id_op op, const char *id,
+                            nw_arena *arena, nw_node_instance *out,
+                            nw_error *err) {
+  pthread_mutex_lock(&s->bmu);
+  id_batch *b = s->id_batches;
+  while (b && (b->closed || b->op != op || b->n >= ID_BATCH_MAX))
+    b = b->next;
+  int leader = b == NULL;
+  if (leader) {
+    b = calloc(1, sizeof(*b));
+    if (!b) {
+      pthread_mutex_unlock(&s->bmu);
+      return nw_aws_error(err, NW_ERR, "aws: out of memory");
+    }
+    b->op = op;
+    pthread_cond_init(&b->cv, NULL);
+    b->next = s->id_batches;
+    s->id_batches = b;
+  }
+  size_t idx = b->n++;
+  b->refs++;
+  b->joins++;
+  snprintf(b->slots[idx].id, sizeof(b->slots[idx].id), "%s", id);
+  if (leader) {
+    batch_window(s, &b->closed, &b->joins, &b->n, ID_BATCH_MAX);
+    pthread_mutex_unlock(&s->bmu);
+    if (op == ID_TERMINATE)
+      leader_terminate(s, b);
+    else
+      leader_describe(s, b, arena);
+    pthread_mutex_lock(&s->bmu);
+    b->done = 1;
+    pthread_cond_broadcast(&b->cv);
+  }
+  while (!b->done)
+    pthread_cond_wait(&b->cv, &s->bmu);
+  pthread_mutex_unlock(&s->bmu);
+  /* The answer is only read from here on (libxml2 trees are safe to read
+   * from several threads); the batch stays until every caller released. */
+  id_slot *sl = &b->slots[idx];
+  nw_status st = sl->st;
+  if (st == NW_OK && op == ID_DESCRIBE)
+    parse_instance(s, arena, sl->item, out);
+  else if (st != NW_OK)
+    nw_aws_error(err, st, "%s", sl->message);
+  pthread_mutex_lock(&s->bmu);
+  id_batch_release(s, b);
+  pthread_mutex_unlock(&s->bmu);
   return st;
 }
 
@@ -1749,19 +1958,7 @@ static nw_status fleet_batched(aws_state *s, const nw_aws_params *p,
   b->joins++;
   snprintf(b->slots[idx].claim, sizeof(b->slots[idx].claim), "%s", claim);
   if (leader) {
-    unsigned seen = b->joins;
-    int idle = 0, total = 0;
-    while (!b->closed) {
-      pthread_mutex_unlock(&s->bmu);
-      sleep_ms(BATCH_STEP_MS);
-      total += BATCH_STEP_MS;
-      pthread_mutex_lock(&s->bmu);
-      idle = b->joins != seen ? 0 : idle + BATCH_STEP_MS;
-      seen = b->joins;
-      if (idle >= s->batch_idle_ms || total >= s->batch_max_ms ||
-          b->n >= BATCH_MAX)
-        b->closed = 1;
-    }
+    batch_window(s, &b->closed, &b->joins, &b->n, BATCH_MAX);
     pthread_mutex_unlock(&s->bmu);
     leader_launch(s, b, p, ct, arena);
     pthread_mutex_lock(&s->bmu);

@@ -355,6 +355,19 @@ static char *instance_tag(const char *id, const char *key) {
   return out;
 }
 
+/* An instance's state name as EC2 reports it (heap, or NULL). */
+static char *instance_state(const char *id) {
+  nw_aws_params p = {0};
+  nw_aws_params_add(&p, "InstanceId.1", id);
+  xmlDocPtr doc = ec2("DescribeInstances", &p);
+  char *out = nw_aws_xml_text(
+      nw_aws_xml_path(xmlDocGetRootElement(doc),
+                      "reservationSet/item/instancesSet/item"),
+      "instanceState/name");
+  xmlFreeDoc(doc);
+  return out;
+}
+
 /* ------------------------------------------------------------- tests */
 
 static void test_catalog(void) {
@@ -1007,6 +1020,22 @@ static void *create_thread(void *arg) {
   return NULL;
 }
 
+/* Requests the proxy has forwarded for an action, e.g. "CreateFleet". */
+static long proxy_requests(const char *action) {
+  char buf[8192];
+  if (proxy("GET", "/__proxy/stats", NULL, buf, sizeof(buf)) != 0)
+    return -1;
+  json_t *j = json_loads(buf, 0, NULL);
+  long v = (long)json_integer_value(
+      json_object_get(json_object_get(j, "requests"), action));
+  json_decref(j);
+  return v;
+}
+
+/* The instances test_batched_creates launched, for the get/delete
+ * batching test after it. */
+static char g_batch_ids[4][128];
+
 /* Concurrent creates with the same launch share one CreateFleet; each
  * claim gets its own instance, tagged with its name. */
 static void test_batched_creates(void) {
@@ -1037,6 +1066,7 @@ static void test_batched_creates(void) {
                              "karpenter.sh/nodeclaim");
     CU_ASSERT_STRING_EQUAL(tag ? tag : "", jobs[i].name);
     free(tag);
+    snprintf(g_batch_ids[i], sizeof(g_batch_ids[i]), "%s", jobs[i].provider_id);
   }
   long after = -1;
   if (proxy("GET", "/__proxy/stats", NULL, buf, sizeof(buf)) == 0) {
@@ -1049,6 +1079,88 @@ static void test_batched_creates(void) {
    * allow a second call in case the machine stalls one thread past it. */
   fprintf(stderr, "CreateFleet calls for %d claims: %ld\n", N, after - before);
   CU_ASSERT_TRUE(after - before >= 1 && after - before <= 2);
+}
+
+typedef struct id_job {
+  pthread_t thread;
+  int del;                   /* delete_instance, else get */
+  const char *provider_id;
+  nw_status st;
+  char got[128];             /* get: the provider id answered */
+} id_job;
+
+static void *id_thread(void *arg) {
+  id_job *j = arg;
+  nw_error err = {0};
+  if (j->del) {
+    j->st = g_vt->delete_instance(g_state, j->provider_id, &err);
+    return NULL;
+  }
+  nw_arena *a = nw__arena_new();
+  nw_node_instance inst;
+  j->st = g_vt->get(g_state, j->provider_id, a, &inst, &err);
+  if (j->st == NW_OK)
+    snprintf(j->got, sizeof(j->got), "%s", inst.provider_id);
+  nw__arena_free(a);
+  return NULL;
+}
+
+/* Runs the jobs at once; returns how many `action` calls reached EC2. */
+static long run_id_jobs(id_job *jobs, int n, const char *action) {
+  long before = proxy_requests(action);
+  for (int i = 0; i < n; i++)
+    pthread_create(&jobs[i].thread, NULL, id_thread, &jobs[i]);
+  for (int i = 0; i < n; i++)
+    pthread_join(jobs[i].thread, NULL);
+  return proxy_requests(action) - before;
+}
+
+/* Concurrent gets share one DescribeInstances and concurrent deletes one
+ * TerminateInstances; each caller gets its own instance's answer, an
+ * unknown id NW_ERR_NOT_FOUND without failing the others. */
+static void test_batched_get_delete(void) {
+  enum { N = 4 };
+  CU_ASSERT_TRUE_FATAL(g_batch_ids[N - 1][0] != '\0');
+  id_job jobs[N + 1];
+  memset(jobs, 0, sizeof(jobs));
+  for (int i = 0; i < N; i++)
+    jobs[i].provider_id = g_batch_ids[i];
+  jobs[N].provider_id = "aws:///us-east-1a/i-0000000000000dead";
+  long calls = run_id_jobs(jobs, N + 1, "DescribeInstances");
+  fprintf(stderr, "DescribeInstances calls for %d gets: %ld\n", N + 1, calls);
+  /* As for creates: one call, a second only if a thread stalled past
+   * the 35 ms window. */
+  CU_ASSERT_TRUE(calls >= 1 && calls <= 2);
+  for (int i = 0; i < N; i++) {
+    CU_ASSERT_EQUAL(jobs[i].st, NW_OK);
+    CU_ASSERT_STRING_EQUAL(jobs[i].got, g_batch_ids[i]);
+  }
+  CU_ASSERT_EQUAL(jobs[N].st, NW_ERR_NOT_FOUND);
+
+  memset(jobs, 0, sizeof(jobs));
+  for (int i = 0; i < N; i++) {
+    jobs[i].del = 1;
+    jobs[i].provider_id = g_batch_ids[i];
+  }
+  calls = run_id_jobs(jobs, N, "TerminateInstances");
+  fprintf(stderr, "TerminateInstances calls for %d deletes: %ld\n", N, calls);
+  CU_ASSERT_TRUE(calls >= 1 && calls <= 2);
+  for (int i = 0; i < N; i++)
+    CU_ASSERT_EQUAL(jobs[i].st, NW_OK);
+  char *state = instance_state(strrchr(g_batch_ids[0], '/') + 1);
+  CU_ASSERT_TRUE(state && (strcmp(state, "shutting-down") == 0 ||
+                           strcmp(state, "terminated") == 0));
+  free(state);
+
+  /* An unknown id in the batch: EC2 refuses the whole call, the plugin
+   * retries one by one, and the known (terminated) one is reported gone. */
+  memset(jobs, 0, sizeof(jobs));
+  jobs[0].del = jobs[1].del = 1;
+  jobs[0].provider_id = g_batch_ids[0];
+  jobs[1].provider_id = "aws:///us-east-1a/i-0000000000000dead";
+  run_id_jobs(jobs, 2, "TerminateInstances");
+  CU_ASSERT_EQUAL(jobs[0].st, NW_ERR_NOT_FOUND);
+  CU_ASSERT_EQUAL(jobs[1].st, NW_ERR_NOT_FOUND);
 }
 
 /* Ids of this cluster's launch templates, comma-separated. */
@@ -1147,6 +1259,7 @@ NW_TEST_CASES({"catalog", test_catalog},
               {"interruption_events", test_interruption_events},
               {"role_instance_profile", test_role_instance_profile},
               {"batched_creates", test_batched_creates},
+              {"batched_get_delete", test_batched_get_delete},
               {"bottlerocket", test_bottlerocket},
               {"launch_template_gc", test_launch_template_gc},
               {"terminate", test_terminate});
