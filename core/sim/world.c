@@ -113,6 +113,10 @@ struct nw__world {
 
   nw__timer *tick;
   int sched_dirty;
+  /* No pod template uses pod (anti-)affinity or topology spread, so where
+   * a pod may go does not depend on other nodes' pods: the kube-scheduler
+   * pass can leave out nodes with no room for any pending pod. */
+  int independent;
   int ds_dirty;
   int wl_dirty;
 
@@ -560,6 +564,45 @@ static size_t collect_pending(nw__world *w, spod ***out) {
   return n;
 }
 
+static int looks_around(const nw__pod *p) {
+  return p->affinity.len || p->preferred_affinity.len || p->anti_affinity.len ||
+         p->preferred_anti_affinity.len || p->n_spreads;
+}
+
+static const char *const fit_res[] = {"cpu", "memory", "pods"};
+enum { N_FIT_RES = 3 };
+
+/* The least any pending pod asks of each of fit_res. */
+static void least_asked(spod *const *pending, size_t n, int64_t least[N_FIT_RES]) {
+  for (int r = 0; r < N_FIT_RES; r++) {
+    least[r] = INT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+      int64_t v = nw__resources_get(&pending[i]->pod.requests, fit_res[r]);
+      if (v < least[r])
+        least[r] = v;
+    }
+  }
+}
+
+/* The node certainly has no room for any pending pod: what is left of
+ * one of its allocatable resources is below the least any of them asks. */
+static int no_room(const snode *n, const int64_t least[N_FIT_RES]) {
+  for (int r = 0; r < N_FIT_RES; r++) {
+    const nw_resource_list *alloc = &n->dec->allocatable;
+    int listed = 0;
+    for (size_t k = 0; k < alloc->len && !listed; k++)
+      listed = strcmp(alloc->items[k].name, fit_res[r]) == 0;
+    if (!listed || least[r] <= 0)
+      continue;
+    int64_t left = nw__resources_get(alloc, fit_res[r]);
+    for (size_t k = 0; k < n->n_pods && left >= least[r]; k++)
+      left -= nw__resources_get(&n->pods[k]->pod.requests, fit_res[r]);
+    if (left < least[r])
+      return 1;
+  }
+  return 0;
+}
+
 static void schedule_pass(nw__world *w) {
   spod **pending;
   size_t n_pending = collect_pending(w, &pending);
@@ -567,13 +610,15 @@ static void schedule_pass(nw__world *w) {
     free(pending);
     return;
   }
+  int64_t least[N_FIT_RES];
+  least_asked(pending, n_pending, least);
   nw_arena *a = nw__arena_new();
   nw__sched_node *nodes = nw__arena_alloc(a, (w->n_nodes + 1) * sizeof(*nodes));
   snode **which = nw__arena_alloc(a, (w->n_nodes + 1) * sizeof(*which));
   size_t nn = 0;
   for (size_t i = 0; i < w->n_nodes; i++) {
     snode *n = w->nodes[i];
-    if (!n->usable)
+    if (!n->usable || (w->independent && no_room(n, least)))
       continue;
     const nw__pod **pods = nw__arena_alloc(a, (n->n_pods + 1) * sizeof(*pods));
     for (size_t k = 0; k < n->n_pods; k++)
@@ -1230,6 +1275,7 @@ void nw__world_set_provider(nw__world *w, void *provider_state) {
 }
 
 static int decode_templates(nw__world *w, char *err, size_t errlen) {
+  w->independent = 1;
   for (size_t i = 0; i < w->sc->n_workloads; i++) {
     const nw__sim_workload *spec = &w->sc->workloads[i];
     json_t *pod = pod_object(spec->pod_template, spec->name, spec->namespace_,
@@ -1243,6 +1289,8 @@ static int decode_templates(nw__world *w, char *err, size_t errlen) {
     }
     w->wls[i].spec = spec;
     w->wls[i].tmpl = *p;
+    if (looks_around(p))
+      w->independent = 0;
     w->wls[i].recs = calloc(MAX_RECS, sizeof(hpa_rec));
   }
   size_t i;
@@ -1254,6 +1302,8 @@ static int decode_templates(nw__world *w, char *err, size_t errlen) {
       snprintf(err, errlen, "daemonset: %s", e.message);
       return -1;
     }
+    if (looks_around(&d->pod))
+      w->independent = 0;
     w->dss[i].obj = ds;
     w->dss[i].name = d->name;
     w->dss[i].ns = d->namespace_;
