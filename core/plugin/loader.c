@@ -107,11 +107,12 @@ static int valid_name(const char *name) {
   return 1;
 }
 
-/* Size of each kind's table in ABI 1.0: the least a plugin may hand us. */
+/* Size of each kind's table in ABI 1.0: the least a plugin may hand us.
+ * Members appended later (provider: 1.2) read as NULL for older plugins. */
 static size_t min_vtable_size(uint32_t kind) {
   switch (kind) {
   case NW_PLUGIN_PROVIDER:
-    return sizeof(nw_provider_vtable);
+    return NW_PROVIDER_VTABLE_SIZE_1_0;
   case NW_PLUGIN_PRICING:
     return sizeof(nw_pricing_vtable);
   case NW_PLUGIN_STRATEGY:
@@ -348,6 +349,27 @@ static nw_status host_kube_request(nw_plugin_handle *h, const char *method,
   return k->kube_request(k->kube_user, method, path, body, resp, arena, err);
 }
 
+/* ABI 1.2: the first pricing plugin of the caller's set that knows the
+ * offering.  The set does not change while plugins run. */
+static nw_status host_price(nw_plugin_handle *h, const char *instance_type,
+                            const char *zone, const char *capacity_type,
+                            double *usd, nw_error *err) {
+  nw__plugin_set *set = h && h->plugin ? h->plugin->set : NULL;
+  for (size_t i = 0; set && i < set->len; i++) {
+    const nw_pricing_vtable *vt = nw__plugin_pricing(set->items[i]);
+    double v = -1;
+    nw_error e = {0};
+    if (vt && vt->price(set->items[i]->state, instance_type, zone,
+                        capacity_type, &v, &e) == NW_OK && v >= 0) {
+      *usd = v;
+      return NW_OK;
+    }
+  }
+  return nw__error_set(err, NW_ERR_NOT_FOUND, "no pricing plugin prices %s %s in %s",
+                       instance_type ? instance_type : "?",
+                       capacity_type ? capacity_type : "?", zone ? zone : "?");
+}
+
 static const nw_host_api g_host_api = {
     .size = sizeof(nw_host_api),
     .abi_major = NW_ABI_MAJOR,
@@ -371,6 +393,7 @@ static const nw_host_api g_host_api = {
     .kube_request = host_kube_request,
     .arena_new = nw__arena_new,
     .arena_free = nw__arena_free,
+    .price = host_price,
 };
 
 const nw_host_api *nw__host_api(void) { return &g_host_api; }
@@ -408,7 +431,11 @@ void nw__plugins_free(nw__plugin_set *set) {
   free(set);
 }
 
-static size_t host_vtable_size(uint32_t kind) { return min_vtable_size(kind); }
+/* The table as this host knows it: the copy the engine reads. */
+static size_t host_vtable_size(uint32_t kind) {
+  return kind == NW_PLUGIN_PROVIDER ? sizeof(nw_provider_vtable)
+                                    : min_vtable_size(kind);
+}
 
 static int copy_vtable(nw__plugin *p) {
   size_t host = host_vtable_size(p->desc->kind);

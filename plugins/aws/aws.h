@@ -248,9 +248,16 @@ void aws_mark_unavailable(aws_state *s, const char *type, const char *zone,
                           const char *capacity_type);
 int aws_is_unavailable(aws_state *s, const char *type, const char *zone,
                        const char *capacity_type);
-/* On-demand price from the config table; spot = factor x on-demand.  < 0
- * when unknown. */
+/* The user's override from the config table `prices` (on-demand; spot =
+ * factor x on-demand).  < 0 when the table does not name the type: the
+ * offering is then priced by the host's pricing plugins. */
 double aws_price(aws_state *s, const char *type, const char *capacity_type);
+/* The price launches are ordered by: the override, else the host's
+ * pricing plugins (ABI 1.2 host->price).  < 0 when nobody knows it. */
+double aws_launch_price(aws_state *s, const char *type, const char *zone,
+                        const char *capacity_type);
+/* Does the host price offerings for plugins (ABI 1.2)? */
+int aws_host_prices(const aws_state *s);
 void aws_remember_instance(aws_state *s, const char *id, const char *zone);
 
 /* ec2.c */

@@ -624,12 +624,14 @@ static void fill_type(aws_state *s, nw_arena *a, const aws_itype *t,
   size_t no = 0;
   for (size_t z = 0; offs && z < nz; z++) {
     for (size_t c = 0; c < nct; c++) {
-      double price = aws_price(s, t->name, cts[c]);
+      /* -1 unless the user overrides the type: the host prices it
+       * through its pricing plugins (and holds it unavailable when none
+       * can). */
       offs[no++] = (nw_offering){
           .zone = adup(s, a, zones[z]),
           .capacity_type = cts[c],
-          .price = price,
-          .available = price >= 0 && !aws_is_unavailable(s, t->name, zones[z], cts[c])};
+          .price = aws_price(s, t->name, cts[c]),
+          .available = !aws_is_unavailable(s, t->name, zones[z], cts[c])};
     }
   }
   free(zones);
@@ -1407,9 +1409,15 @@ static size_t candidates(aws_state *s, const nw_node_claim *claim,
         if (!cts[c] || !aws_value_allowed(&claim->requirements,
                                           "karpenter.sh/capacity-type", cts[c]))
           continue;
-        double price = aws_price(s, t->name, cts[c]);
-        if (price < 0 || aws_is_unavailable(s, t->name, t->zones[z], cts[c]))
+        if (aws_is_unavailable(s, t->name, t->zones[z], cts[c]))
           continue;
+        /* Unpriced offerings are out, as the host holds them unavailable;
+         * a host that cannot price (before ABI 1.2) gets them last. */
+        double price = aws_launch_price(s, t->name, t->zones[z], cts[c]);
+        if (price < 0 && aws_host_prices(s))
+          continue;
+        if (price < 0)
+          price = 1e9;
         if (n < max)
           out[n++] = (candidate){t, t->zones[z], sn, cts[c], price};
       }

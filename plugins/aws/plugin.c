@@ -11,10 +11,13 @@
  *                              written into the nodes' user data
  *   interruption_queue         SQS queue name or URL; none = no events
  *   vm_memory_overhead_percent default 0.075
- *   prices                     {"m5.large": 0.096, ...} on-demand USD/h
- *   spot_price_factor          spot = factor x on-demand, default 0.35
- *                              (a model: real spot prices come from the
- *                              pricing plugin through the host)
+ *   prices                     {"m5.large": 0.096, ...} on-demand USD/h,
+ *                              overriding the pricing plugin for these
+ *                              types; every other offering has price -1
+ *                              and the host prices it through its
+ *                              pricing plugins
+ *   spot_price_factor          for overridden types: spot = factor x
+ *                              on-demand, default 0.35
  *   instance_types             ["m5.*", ...] limits DescribeInstanceTypes
  *   catalog_ttl_s              default 3600
  *   max_attempts, backoff_ms   retries of throttled calls (5, 100)
@@ -29,6 +32,7 @@
 #include "aws.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +314,24 @@ double aws_price(aws_state *s, const char *type, const char *ct) {
     return -1;
   double od = json_number_value(v);
   return strcmp(ct, NW_CAPACITY_SPOT) == 0 ? od * s->spot_factor : od;
+}
+
+int aws_host_prices(const aws_state *s) {
+  /* A host before ABI 1.2 has no price call. */
+  return offsetof(nw_host_api, price) < s->host->size && s->host->price;
+}
+
+double aws_launch_price(aws_state *s, const char *type, const char *zone,
+                        const char *ct) {
+  double usd = aws_price(s, type, ct);
+  if (usd >= 0)
+    return usd;
+  if (!aws_host_prices(s))
+    return -1;
+  nw_error err = {0};
+  if (s->host->price(s->h, type, zone, ct, &usd, &err) != NW_OK || usd < 0)
+    return -1;
+  return usd;
 }
 
 void aws_remember_instance(aws_state *s, const char *id, const char *zone) {

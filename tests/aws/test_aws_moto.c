@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "metrics/metrics.h"
 #include "plugin/loader.h"
+#include "provisioning/instance_types.h"
 #include "util/arena.h"
 
 #include <openssl/evp.h>
@@ -274,6 +275,15 @@ static int setup(void) {
     fprintf(stderr, "load: %s\n", err);
     return 1;
   }
+  /* A pricing plugin beside it: offerings the config does not price are
+   * priced by the host through it (ABI 1.2 host->price). */
+  if (!nw__plugins_load(g_set, NW_TEST_PLUGIN_DIR "/pricing.so",
+                        "{\"mode\":\"static\",\"prices\":[{\"type\":\"t3.micro\","
+                        "\"capacityType\":\"on-demand\",\"price\":0.0104}]}",
+                        0, err, sizeof(err))) {
+    fprintf(stderr, "load pricing: %s\n", err);
+    return 1;
+  }
   g_vt = nw__plugin_provider(g_plugin);
   g_state = nw__plugin_state(g_plugin);
   return g_vt ? 0 : 1;
@@ -413,9 +423,28 @@ static void test_catalog(void) {
   /* No price: not available. */
   const nw_instance_type *t3 = find_type(&ts, "t3.micro");
   CU_ASSERT_PTR_NOT_NULL_FATAL(t3);
+  /* Not in the config's prices: left to the host's pricing plugins. */
   o = offering(t3, "us-east-1a", "on-demand");
   CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+  CU_ASSERT_TRUE(o->price < 0);
+  nw_instance_types priced;
+  CU_ASSERT_EQUAL_FATAL(nw__priced_instance_types(g_set, g_plugin, "default",
+                                                  g_nodeclass, a, &priced, &err),
+                        NW_OK);
+  t3 = find_type(&priced, "t3.micro");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t3);
+  o = offering(t3, "us-east-1a", "on-demand");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+  CU_ASSERT_DOUBLE_EQUAL(o->price, 0.0104, 1e-9);
+  CU_ASSERT_TRUE(o->available);
+  /* Spot t3.micro: nobody prices it, so the host holds it unavailable. */
+  o = offering(t3, "us-east-1a", "spot");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(o);
   CU_ASSERT_FALSE(o->available);
+  /* The config's override wins over the pricing plugin. */
+  o = offering(find_type(&priced, "m5.large"), "us-east-1a", "on-demand");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+  CU_ASSERT_DOUBLE_EQUAL(o->price, 0.096, 1e-9);
   /* Paginated: the plugin asks 100 per page and the proxy pages. */
   CU_ASSERT_TRUE(proxy_injected("page:DescribeInstanceTypes") >= 1);
   nw__arena_free(a);
@@ -1229,6 +1258,27 @@ static void test_launch_template_gc(void) {
   nw__arena_free(a);
 }
 
+/* CreateFleet's candidates are ordered by the same prices: t3.micro,
+ * priced only by the pricing plugin, is cheaper than m5.large (config). */
+static void test_launch_priced_by_plugin(void) {
+  nw_arena *a = nw__arena_new();
+  static const char *const types[] = {"m5.large", "t3.micro"};
+  nw_requirement reqs[] = {
+      {"node.kubernetes.io/instance-type", NW_OP_IN, 2, types, 0},
+      {"karpenter.sh/capacity-type", NW_OP_IN, 1, V_ONDEMAND, 0}};
+  char name[128];
+  snprintf(name, sizeof(name), "%s-claim-priced", g_cluster);
+  nw_node_claim claim = make_claim(name, reqs, 2);
+  nw_node_instance inst;
+  nw_error err = {0};
+  nw_status st = g_vt->create(g_state, &claim, a, &inst, &err);
+  if (st != NW_OK)
+    fprintf(stderr, "create: %s\n", err.message);
+  CU_ASSERT_EQUAL_FATAL(st, NW_OK);
+  CU_ASSERT_STRING_EQUAL(inst.instance_type, "t3.micro");
+  nw__arena_free(a);
+}
+
 static void test_terminate(void) {
   nw_arena *a = nw__arena_new();
   nw_error err = {0};
@@ -1262,5 +1312,6 @@ NW_TEST_CASES({"catalog", test_catalog},
               {"batched_get_delete", test_batched_get_delete},
               {"bottlerocket", test_bottlerocket},
               {"launch_template_gc", test_launch_template_gc},
+              {"launch_priced_by_plugin", test_launch_priced_by_plugin},
               {"terminate", test_terminate});
 NW_TEST_MAIN("aws-moto", setup, teardown);

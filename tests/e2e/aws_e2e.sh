@@ -85,8 +85,17 @@ plugins:
       region: us-east-1
       endpoint: $endpoint
       instance_types: [m5.large, m5.xlarge, m5.2xlarge, c5.xlarge]
-      prices: {m5.large: 0.096, m5.xlarge: 0.192, m5.2xlarge: 0.384, c5.xlarge: 0.17}
+      # An override for one type; the others are priced by the pricing
+      # plugin through the host.
+      prices: {c5.xlarge: 0.17}
       backoff_ms: 20
+  - name: pricing
+    config:
+      mode: static
+      prices:
+        - {type: m5.large, capacityType: on-demand, price: 0.096}
+        - {type: m5.xlarge, capacityType: on-demand, price: 0.192}
+        - {type: m5.2xlarge, capacityType: on-demand, price: 0.384}
   - name: strategy-default
 cluster:
   kubeconfig: $KUBECONFIG
@@ -96,7 +105,7 @@ leaderElection: {enabled: true, namespace: kube-system, name: nodewright-$cluste
 YAML
 
 "$build/bin/nodewright" run --config "$work/nodewright.yaml" --check >"$work/check.log" 2>&1
-check "config and plugins validate (--check)" grep -q "configuration valid; 2 of 2" "$work/check.log"
+check "config and plugins validate (--check)" grep -q "configuration valid; 3 of 3" "$work/check.log"
 
 "$build/bin/nodewright" run --config "$work/nodewright.yaml" >"$work/daemon.log" 2>&1 &
 daemon_pid=$!

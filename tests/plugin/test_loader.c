@@ -169,6 +169,56 @@ static void test_host_api_config_and_arena(void) {
   h->arena_free(own);
 }
 
+/* ABI 1.2 appended `registered` and `node_class_status` to the provider
+ * table: a 1.1 provider still loads, and the engine's copy of its table
+ * reads NULL there even though the plugin's memory past its size holds
+ * functions; a 1.2 provider's are called; the host's `price` answers
+ * from the set's pricing plugins. */
+static void test_provider_abi_1_2(void) {
+  nw__plugin_set *set = nw__plugins_new(NULL);
+  char err[1024] = "";
+  nw__plugin *old = nw__plugins_load(set, fixture("provider_1_1"), "{}", 1, err,
+                                     sizeof(err));
+  if (!old)
+    fprintf(stderr, "\n  %s\n", err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(old);
+  CU_ASSERT_EQUAL(nw__plugin_descriptor(old)->abi_minor, 1);
+  const nw_provider_vtable *ovt = nw__plugin_provider(old);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(ovt);
+  CU_ASSERT_PTR_NOT_NULL(ovt->list);
+  CU_ASSERT_PTR_NULL(ovt->registered);
+  CU_ASSERT_PTR_NULL(ovt->node_class_status);
+
+  nw__plugin *cur = nw__plugins_load(set, fixture("provider_1_2"), "{}", 1, err,
+                                     sizeof(err));
+  CU_ASSERT_PTR_NOT_NULL_FATAL(cur);
+  const nw_provider_vtable *vt = nw__plugin_provider(cur);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(vt->registered);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(vt->node_class_status);
+  nw_error e = {0};
+  CU_ASSERT_EQUAL(vt->registered(nw__plugin_state(cur), "fx:///a/1", "claim-a",
+                                 "node-a", &e), NW_OK);
+  CU_ASSERT_STRING_EQUAL((const char *)nw__plugin_state(cur),
+                         "fx:///a/1 claim-a node-a");
+
+  /* No pricing plugin yet: the host says it cannot price. */
+  nw_arena *a = nw__arena_new();
+  const char *status = NULL;
+  CU_ASSERT_EQUAL(vt->node_class_status(nw__plugin_state(cur), "{}", a, &status, &e),
+                  NW_OK);
+  char want[64];
+  snprintf(want, sizeof(want), "{\"price\":-1,\"st\":%d}", (int)NW_ERR_NOT_FOUND);
+  CU_ASSERT_STRING_EQUAL(status, want);
+  /* With the pricing fixture (price = length of the type name). */
+  CU_ASSERT_PTR_NOT_NULL_FATAL(nw__plugins_load(set, fixture("good"), "{}", 1, err,
+                                                sizeof(err)));
+  CU_ASSERT_EQUAL(vt->node_class_status(nw__plugin_state(cur), "{}", a, &status, &e),
+                  NW_OK);
+  CU_ASSERT_STRING_EQUAL(status, "{\"price\":8,\"st\":0}");
+  nw__arena_free(a);
+  nw__plugins_free(set);
+}
+
 NW_TEST_CASES({"no_entry", test_no_entry}, {"wrong_magic", test_wrong_magic},
               {"major", test_major}, {"newer_minor", test_newer_minor},
               {"short_struct", test_short_struct},
@@ -180,5 +230,6 @@ NW_TEST_CASES({"no_entry", test_no_entry}, {"wrong_magic", test_wrong_magic},
               {"world_writable_dir", test_world_writable_dir},
               {"config_reaches_plugin", test_config_reaches_plugin},
               {"inspect", test_inspect},
-              {"host_api_config_and_arena", test_host_api_config_and_arena});
+              {"host_api_config_and_arena", test_host_api_config_and_arena},
+              {"provider_abi_1_2", test_provider_abi_1_2});
 NW_TEST_MAIN("loader", NULL, NULL);

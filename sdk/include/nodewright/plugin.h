@@ -31,7 +31,7 @@ extern "C" {
 
 #define NW_PLUGIN_MAGIC 0x4e575047u /* "NWPG" */
 #define NW_ABI_MAJOR 1
-#define NW_ABI_MINOR 1
+#define NW_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define NW_PLUGIN_ENTRY_SYMBOL "nw_plugin_entry"
@@ -167,6 +167,16 @@ typedef struct nw_host_api {
    * `offsetof(nw_host_api, arena_new) < host->size` before use. */
   nw_arena *(*arena_new)(void);
   void (*arena_free)(nw_arena *arena);
+
+  /* ---- ABI 1.2 ---------------------------------------------------------
+   * The price of an offering as the host's pricing plugins give it (the
+   * first that knows it), USD per hour, so a provider can order launch
+   * candidates by the same prices the host schedules with.
+   * NW_ERR_NOT_FOUND when no pricing plugin knows it.  Thread-safe.  Check
+   * `offsetof(nw_host_api, price) < host->size` before use. */
+  nw_status (*price)(nw_plugin_handle *h, const char *instance_type,
+                     const char *zone, const char *capacity_type,
+                     double *usd, nw_error *err);
 } nw_host_api;
 
 /*

@@ -14,6 +14,8 @@
 #ifndef NODEWRIGHT_PROVIDER_H
 #define NODEWRIGHT_PROVIDER_H
 
+#include <stddef.h>
+
 #include <nodewright/plugin.h>
 #include <nodewright/types.h>
 
@@ -70,7 +72,36 @@ typedef struct nw_provider_vtable {
   nw_status (*poll_events)(void *state, int64_t wait_ms, size_t max,
                            nw_arena *arena, nw_provider_event **out,
                            size_t *n_out, nw_error *err);
+
+  /* ---- ABI 1.2: optional, NULL = not supported --------------------------
+   * A host reads these only when the plugin's `size` covers them (the
+   * host's loader hands the engine a copy zeroed past the plugin's size). */
+
+  /* The claim's Node registered: `node_name` is the Node with the claim's
+   * `provider_id`.  Karpenter's AWS provider tags the instance with
+   * Name=<node name> here.  Called once per registration, on a worker;
+   * NW_ERR_NOT_FOUND when the instance is gone. */
+  nw_status (*registered)(void *state, const char *provider_id,
+                          const char *claim_name, const char *node_name,
+                          nw_error *err);
+
+  /* The status of a node class object (`node_class_json`, the whole
+   * object): *status_json is an arena string holding the JSON object the
+   * host writes as the object's `status` (resolved values and a
+   * `conditions` list; the host fills lastTransitionTime and
+   * observedGeneration where missing).  NW_OK with the Ready condition
+   * False when the class cannot be resolved; an error only when the
+   * provider could not tell (the host then writes nothing).  Called
+   * periodically per node class of a kind this provider serves, on a
+   * worker. */
+  nw_status (*node_class_status)(void *state, const char *node_class_json,
+                                 nw_arena *arena, const char **status_json,
+                                 nw_error *err);
 } nw_provider_vtable;
+
+/* The size of the provider table in ABI 1.0 and 1.1, the least a provider
+ * may hand the host. */
+#define NW_PROVIDER_VTABLE_SIZE_1_0 offsetof(nw_provider_vtable, registered)
 
 #ifdef __cplusplus
 }
