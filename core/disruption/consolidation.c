@@ -95,6 +95,8 @@ typedef struct fact {
   int price_known;
   signed char consolidatable;  /* -1 until known */
   signed char drifted;         /* -1 until known */
+  unsigned char do_not_disrupt;  /* the node or its claim says so */
+  unsigned char leaving;       /* Node or claim being deleted */
 } fact;
 
 struct nw__node_facts {
@@ -114,6 +116,8 @@ struct nw__node_facts *nw__consolidation_facts_new(
   return f->items != NULL ? f : NULL;
 }
 
+static int leaving(const nw__consolidation_state *st, size_t i);
+
 /* The facts of node i: from the table, or computed into `scratch`. */
 static const fact *node_fact(const nw__consolidation_state *st, size_t i,
                              fact *scratch) {
@@ -125,6 +129,12 @@ static const fact *node_fact(const nw__consolidation_state *st, size_t i,
   f->managed = (unsigned char)managed_initialized(st, i);
   f->deleting = (unsigned char)(f->managed && node_deleting(st, i));
   f->pool = pool_index(st->sched, node_pool_name(&st->sched->nodes[i]));
+  f->do_not_disrupt = (unsigned char)(
+      f->managed &&
+      (nw__labels_get(&st->sched->nodes[i].node->annotations,
+                      NW__ANN_DO_NOT_DISRUPT) != NULL ||
+       nw__object_do_not_disrupt(st->claims[i])));
+  f->leaving = (unsigned char)leaving(st, i);
   f->consolidatable = -1;
   f->drifted = -1;
   f->known = 1;
@@ -350,8 +360,7 @@ static int rank_node(build *b, size_t i, ranked *r) {
   claim = st->claims[i];
   if (st->nominated != NULL && st->nominated[i])
     return 0;
-  if (nw__labels_get(&sn->node->annotations, NW__ANN_DO_NOT_DISRUPT) != NULL ||
-      nw__object_do_not_disrupt(claim)) {
+  if (f->do_not_disrupt) {
     skip(b, "node %s: disruption is blocked with the " NW__ANN_DO_NOT_DISRUPT
          " annotation", sn->node->name);
     return 0;
@@ -464,7 +473,8 @@ int nw__consolidation_candidates(const nw__consolidation_state *st,
   out->n_skipped = b.n_skipped;
   out->leaving = nw__arena_alloc(arena, (n_nodes + 1) * sizeof(*out->leaving));
   for (size_t i = 0; out->leaving != NULL && i < n_nodes; i++) {
-    if (leaving(st, i))
+    fact scratch;
+    if (node_fact(st, i, &scratch)->leaving)
       out->leaving[out->n_leaving++] = i;
   }
   return out->leaving != NULL ? 0 : -1;

@@ -482,9 +482,18 @@ static int add_inflight_claim(void *user, json_t *claim) {
 }
 
 /* A pod: bound to a node of the snapshot, or pending. */
+/* The pod's spec.nodeName: from its cached decode when there is one
+ * (most pods of a pass), else from the object. */
+static const char *bound_to(taker *t, json_t *obj) {
+  const centry *e = t->cache ? table_find(&t->cache->old, obj, CE_POD) : NULL;
+  if (e)
+    return ((const nw__pod *)e->value)->node_name;
+  return json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+}
+
 static int add_pod(void *user, json_t *obj) {
   taker *t = user;
-  const char *on = json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+  const char *on = bound_to(t, obj);
   if (on) {
     const json_t *at = json_object_get(t->node_index, on);
     if (at)
