@@ -7,6 +7,7 @@
 #include "cluster/objutil.h"
 #include "cluster/providers.h"
 #include "lifecycle/claim.h"
+#include "lifecycle/nodeclass.h"
 #include "metrics/metrics.h"
 #include "model/quantity.h"
 #include "util/arena.h"
@@ -31,10 +32,12 @@ typedef struct busy {
   int retries;
   int64_t not_before_ms;
   int launching;
+  int registering;      /* the provider's registered() is submitted */
 } busy;
 
 struct nw__lifecycle {
   nw__env *env;
+  nw__nodeclass_status *classes; /* node class status, ABI 1.2 providers */
   busy *busy;
   nw__timer *soon;      /* coalesces store changes into one pass */
   nw__timer *resync;
@@ -281,6 +284,63 @@ static json_t *merged_taints(const json_t *node, const json_t *claim) {
   return out;
 }
 
+/* ---- the provider's registered() (ABI 1.2) ----------------------------- */
+
+typedef struct reg_job {
+  nw__lifecycle *l;
+  nw__plugin *prov;
+  char *provider_id;
+  char *claim;
+  char *node;
+  nw_status st;
+  nw_error err;
+} reg_job;
+
+static void registered_work(void *arg) {
+  reg_job *j = arg;
+  const nw_provider_vtable *vt = nw__plugin_provider(j->prov);
+  j->st = vt->registered(nw__plugin_state(j->prov), j->provider_id, j->claim,
+                         j->node, &j->err);
+}
+
+static void registered_done(void *arg) {
+  reg_job *j = arg;
+  nw__lifecycle *l = j->l;
+  l->inflight--;
+  if (j->st != NW_OK && j->st != NW_ERR_NOT_FOUND) {
+    NW_WARN("lifecycle", "provider registered(%s, %s): %s", j->claim, j->node,
+            j->err.message);
+    nw__metric_add("provider_errors_total", "call=registered", 1);
+  }
+  free(j->provider_id);
+  free(j->claim);
+  free(j->node);
+  free(j);
+  lifecycle_release(l);
+}
+
+/* Tells the provider (when it implements registered()) which Node the
+ * claim's instance became, once per registration: until the store shows
+ * the claim Registered, passes would register it again. */
+static void notify_registered(nw__lifecycle *l, const json_t *claim,
+                              const char *pid, const char *node_name) {
+  nw__env *env = l->env;
+  nw__plugin *prov = nw__provider_for_obj(env->plugins, claim);
+  const nw_provider_vtable *vt = prov ? nw__plugin_provider(prov) : NULL;
+  busy *b = busy_get(l, nw__obj_name(claim));
+  if (!vt || !vt->registered || b->registering)
+    return;
+  b->registering = 1;
+  reg_job *j = calloc(1, sizeof(*j));
+  j->l = l;
+  j->prov = prov;
+  j->provider_id = strdup(pid);
+  j->claim = strdup(nw__obj_name(claim));
+  j->node = strdup(node_name);
+  l->inflight++;
+  env->ops->submit(env, registered_work, registered_done, j);
+}
+
 static void register_node(nw__lifecycle *l, const json_t *claim,
                           const json_t *node) {
   nw__env *env = l->env;
@@ -292,6 +352,10 @@ static void register_node(nw__lifecycle *l, const json_t *claim,
   json_object_set_new(labels, "karpenter.sh/registered", json_string("true"));
   json_t *patch = json_pack("{s:{s:o}, s:{s:o}}", "metadata", "labels", labels,
                             "spec", "taints", merged_taints(node, claim));
+  const char *pid = json_string_value(
+      json_object_get(json_object_get(claim, "status"), "providerID"));
+  if (pid)
+    notify_registered(l, claim, pid, node_name);
   env->ops->patch(env, NW__K_NODE, NULL, node_name, patch, 0, ignore_done, NULL);
   json_decref(patch);
   json_t *st = nw__guarded(claim, json_pack("{s:{s:s, s:o}}", "status", "nodeName", node_name,
@@ -375,7 +439,10 @@ static int reconcile_claim(void *user, json_t *claim) {
     start_launch(l, claim, name);
     return 0;
   }
-  busy_drop(l, name);
+  /* The entry stays until the store shows Registered: it remembers that
+   * the provider was told of the registration. */
+  if (is_true(claim, "Registered"))
+    busy_drop(l, name);
   json_t *node = json_incref(nw__store_by_provider_id(env->store, NW__K_NODE, pid));
   reconcile_registered(l, claim, node, name, now);
   json_decref(node);
@@ -645,6 +712,7 @@ nw__lifecycle *nw__lifecycle_new(nw__env *env) {
   nw__store_watch(env->store, on_change, l);
   l->resync = env->ops->timer_start(env, RESYNC_MS, resync, l);
   l->gc = env->ops->timer_start(env, GC_MS, gc_tick, l);
+  l->classes = nw__nodeclass_status_new(env);
   schedule_pass(l);
   return l;
 }
@@ -664,6 +732,8 @@ void nw__lifecycle_free(nw__lifecycle *l) {
     return;
   l->closing = 1;
   nw__env *env = l->env;
+  nw__nodeclass_status_free(l->classes);
+  l->classes = NULL;
   nw__store_unwatch(env->store, on_change, l);
   if (l->soon)
     env->ops->timer_stop(env, l->soon);

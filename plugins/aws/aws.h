@@ -307,6 +307,15 @@ nw_status aws_list(aws_state *s, nw_arena *arena, nw_node_instances *out,
 nw_status aws_is_drifted(aws_state *s, const nw_node_instance *inst,
                          const char *node_class_json, nw_arena *arena,
                          const char **reason, nw_error *err);
+/* ABI 1.2: CreateTags Name=<node> (and the claim tag) once the Node
+ * registered; the node class's status JSON (resolved subnets, security
+ * groups, AMIs, instance profile, conditions) in the arena. */
+nw_status aws_registered(aws_state *s, const char *provider_id,
+                         const char *claim_name, const char *node_name,
+                         nw_error *err);
+nw_status aws_node_class_status(aws_state *s, const char *node_class_json,
+                                nw_arena *arena, const char **status_json,
+                                nw_error *err);
 /* sqs.c */
 nw_status aws_poll_events(aws_state *s, int64_t wait_ms, size_t max,
                           nw_arena *arena, nw_provider_event **out,

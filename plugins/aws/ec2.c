@@ -2240,3 +2240,124 @@ nw_status aws_is_drifted(aws_state *s, const nw_node_instance *inst,
   aws_node_class_free(&nc);
   return st;
 }
+
+/* ------------------------------------------- registration, node class */
+
+nw_status aws_registered(aws_state *s, const char *provider_id,
+                         const char *claim_name, const char *node_name,
+                         nw_error *err) {
+  char idbuf[32];
+  const char *id = aws_instance_id(provider_id, idbuf);
+  if (!id || !node_name)
+    return nw_aws_error(err, NW_ERR_INVALID,
+                        "aws: registered: %s is not an AWS provider id",
+                        provider_id ? provider_id : "(null)");
+  /* As Karpenter's tagging controller: the node's name, and the claim. */
+  nw_aws_params p = {0};
+  nw_aws_params_add(&p, "ResourceId.1", id);
+  nw_aws_params_add(&p, "Tag.1.Key", "Name");
+  nw_aws_params_add(&p, "Tag.1.Value", node_name);
+  if (claim_name) {
+    nw_aws_params_add(&p, "Tag.2.Key", TAG_CLAIM);
+    nw_aws_params_add(&p, "Tag.2.Value", claim_name);
+  }
+  xmlDocPtr doc = NULL;
+  nw_status st = nw_aws_query(s->client, "ec2", "CreateTags", EC2_VERSION, &p,
+                              NULL, &doc, NULL, err);
+  nw_aws_params_free(&p);
+  xmlFreeDoc(doc);
+  return st;
+}
+
+/* A condition as Karpenter writes them; the host fills the times. */
+static json_t *condition(const char *type, int ok, const char *reason,
+                         const char *message) {
+  return json_pack("{s:s,s:s,s:s,s:s}", "type", type, "status",
+                   ok ? "True" : "False", "reason", reason, "message",
+                   message ? message : "");
+}
+
+/* Which condition a resolution error belongs to, from its message. */
+static const char *failed_condition(const char *message) {
+  if (strstr(message, "subnet"))
+    return "SubnetsReady";
+  if (strstr(message, "securityGroup") || strstr(message, "security group"))
+    return "SecurityGroupsReady";
+  if (strstr(message, "ami") || strstr(message, "image") ||
+      strstr(message, "SSM") || strstr(message, "ssm"))
+    return "AMIsReady";
+  if (strstr(message, "iam") || strstr(message, "nstanceProfile") ||
+      strstr(message, "role"))
+    return "InstanceProfileReady";
+  return "ValidationSucceeded";
+}
+
+static json_t *resolved_json(const aws_node_class *nc, const aws_resolved *r) {
+  json_t *st = json_object();
+  json_t *subnets = json_array();
+  for (size_t i = 0; i < r->n_subnets; i++)
+    json_array_append_new(subnets, json_pack("{s:s,s:s}", "id", r->subnets[i].id,
+                                             "zone", r->subnets[i].zone));
+  json_object_set_new(st, "subnets", subnets);
+  json_t *sgs = json_array();
+  for (size_t i = 0; i < r->n_sgs; i++)
+    json_array_append_new(sgs, json_pack("{s:s}", "id", r->sgs[i]));
+  json_object_set_new(st, "securityGroups", sgs);
+  json_t *amis = json_array();
+  for (size_t i = 0; i < r->n_amis; i++)
+    json_array_append_new(amis, json_pack(
+        "{s:s,s:[{s:s,s:s,s:[s]}]}", "id", r->amis[i].id, "requirements",
+        "key", "kubernetes.io/arch", "operator", "In", "values", r->amis[i].arch));
+  json_object_set_new(st, "amis", amis);
+  const char *profile = r->instance_profile[0] ? r->instance_profile
+                                               : nc->instance_profile;
+  if (profile)
+    json_object_set_new(st, "instanceProfile", json_string(profile));
+  return st;
+}
+
+nw_status aws_node_class_status(aws_state *s, const char *node_class_json,
+                                nw_arena *arena, const char **status_json,
+                                nw_error *err) {
+  aws_node_class nc;
+  nw_error perr = {0};
+  nw_status st = aws_node_class_parse(node_class_json, &nc, &perr);
+  json_t *out = NULL;
+  if (st == NW_OK) {
+    aws_resolved *r = calloc(1, sizeof(*r));
+    if (!r) {
+      aws_node_class_free(&nc);
+      return nw_aws_error(err, NW_ERR, "aws: out of memory");
+    }
+    st = resolve_cached(s, &nc, arena, r, &perr);
+    if (st == NW_OK && nc.role && !nc.instance_profile)
+      st = ensure_instance_profile(s, &nc, arena, r, &perr);
+    if (st == NW_OK) {
+      out = resolved_json(&nc, r);
+      json_t *conds = json_array();
+      static const char *const parts[] = {"SubnetsReady", "SecurityGroupsReady",
+                                          "AMIsReady", "InstanceProfileReady",
+                                          "ValidationSucceeded", "Ready"};
+      for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        json_array_append_new(conds, condition(parts[i], 1, parts[i], ""));
+      json_object_set_new(out, "conditions", conds);
+    }
+    free(r);
+    aws_node_class_free(&nc);
+  }
+  /* Throttling, network and credentials say nothing about the class: the
+   * host keeps the status it has. */
+  if (st != NW_OK && st != NW_ERR_INVALID && st != NW_ERR_NOT_FOUND)
+    return nw_aws_error(err, st, "%s", perr.message);
+  if (!out) {
+    const char *part = failed_condition(perr.message);
+    out = json_pack("{s:[o,o]}", "conditions",
+                    condition(part, 0, "ResolutionFailed", perr.message),
+                    condition("Ready", 0, "NodeClassNotReady", perr.message));
+  }
+  char *text = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(out);
+  *status_json = text ? s->host->arena_strdup(arena, text) : NULL;
+  free(text);
+  return *status_json ? NW_OK : nw_aws_error(err, NW_ERR, "aws: out of memory");
+}

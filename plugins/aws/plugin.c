@@ -445,6 +445,27 @@ static nw_status v_poll_events(void *state, int64_t wait_ms, size_t max,
                      : aws_poll_events(s, wait_ms, max, arena, out, n_out, err);
 }
 
+/* registered has no arena: aws_http streams into a per-thread buffer. */
+static nw_status v_registered(void *state, const char *provider_id,
+                              const char *claim_name, const char *node_name,
+                              nw_error *err) {
+  aws_state *s = state;
+  nw_status st = ready(s, NULL, err);
+  return st != NW_OK ? st
+                     : aws_registered(s, provider_id, claim_name, node_name, err);
+}
+
+static nw_status v_node_class_status(void *state, const char *node_class_json,
+                                     nw_arena *arena, const char **status_json,
+                                     nw_error *err) {
+  aws_state *s = state;
+  *status_json = NULL;
+  nw_status st = ready(s, arena, err);
+  return st != NW_OK ? st
+                     : aws_node_class_status(s, node_class_json, arena,
+                                             status_json, err);
+}
+
 static const nw_node_class_ref node_class_kinds[] = {
     {"karpenter.k8s.aws", "EC2NodeClass", NULL}};
 
@@ -459,7 +480,9 @@ static const nw_provider_vtable vtable = {
     .list = v_list,
     .is_drifted = v_is_drifted,
     .repair_policies = v_repair_policies,
-    .poll_events = v_poll_events};
+    .poll_events = v_poll_events,
+    .registered = v_registered,
+    .node_class_status = v_node_class_status};
 
 static const nw_plugin_descriptor descriptor = {
     NW_DESCRIPTOR_HEAD(NW_PLUGIN_PROVIDER),

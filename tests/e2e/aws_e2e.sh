@@ -49,7 +49,7 @@ cleanup() {
   for n in $(kubectl get nodes -o jsonpath="{range .items[?(@.spec.providerID)]}{.metadata.name} {.spec.providerID}{'\n'}{end}" 2>/dev/null | awk '$2 ~ /^aws:/ {print $1}'); do
     kubectl delete node "$n" --wait=false >/dev/null 2>&1
   done
-  kubectl delete ec2nodeclass "$nodeclass" --ignore-not-found --wait=false >/dev/null 2>&1
+  kubectl delete ec2nodeclass "$nodeclass" "$nodeclass-nosubnet" --ignore-not-found --wait=false >/dev/null 2>&1
   mkdir -p "$build/e2e-logs" && for f in "$work"/*.log; do cp "$f" "$build/e2e-logs/aws-$(basename "$f")"; done 2>/dev/null
   rm -rf "$work"
 }
@@ -227,6 +227,54 @@ check "one tagged instance in moto per claim, none other" [ $rc -eq 0 ]
 nodes=$(kubectl get nodes -l karpenter.sh/nodepool=$pool -o name | wc -l)
 claims=$(n_claims)
 check "a Node per claim, labelled with the pool ($nodes nodes, $claims claims)" [ "$nodes" -eq "$claims" ]
+# ABI 1.2: once its Node registered, each instance is tagged with the
+# Node's name (Karpenter's Name tag), through the provider's registered().
+names_tagged() {
+  helper instances "$cluster" >"$work/tags.json" || return 1
+  kubectl get nodes -o json | python3 -c '
+import json,sys
+nodes={n["spec"].get("providerID"):n["metadata"]["name"] for n in json.load(sys.stdin)["items"]}
+insts=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+live=[i for i in insts if i["state"]=="running"]
+bad=[i["id"] for i in live if i["tags"].get("Name")!=nodes.get("aws:///"+i["zone"]+"/"+i["id"])]
+sys.exit(1 if bad or not live else 0)' "$work/tags.json"
+}
+check "every instance tagged Name=<its Node> after registration" wait_for 60 names_tagged
+
+# ABI 1.2: the EC2NodeClass status holds what its selectors resolved to,
+# and Ready; a class whose subnets match nothing is Ready=False, naming it.
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: $nodeclass-nosubnet}
+spec:
+  amiSelectorTerms: [{alias: al2023@latest}]
+  instanceProfile: $cluster
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: nothing-$cluster}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: $cluster}}]
+YAML
+class_status() {
+  kubectl get ec2nodeclass "$1" -o json | python3 -c '
+import json,sys
+st=json.load(sys.stdin).get("status",{})
+setup=json.load(open(sys.argv[1]))
+ready={c["type"]:c for c in st.get("conditions",[])}.get("Ready",{})
+if sys.argv[2]=="good":
+    ok=(sorted(s["id"] for s in st.get("subnets",[]))==sorted(setup["subnets"]) and
+        [g["id"] for g in st.get("securityGroups",[])]==[setup["security_group"]] and
+        setup["ami_x86"] in [a["id"] for a in st.get("amis",[])] and
+        st.get("instanceProfile")==sys.argv[3] and ready.get("status")=="True" and
+        ready.get("lastTransitionTime"))
+else:
+    ok=ready.get("status")=="False" and "subnetSelectorTerms" in ready.get("message","")
+sys.exit(0 if ok else 1)' "$work/setup.json" "$2" "$cluster"
+}
+check "EC2NodeClass status: resolved subnets, security group, AMIs, instance profile, Ready=True" \
+  wait_for 90 class_status $nodeclass good
+check "EC2NodeClass without subnets: Ready=False naming subnetSelectorTerms" \
+  wait_for 90 class_status $nodeclass-nosubnet bad
+kubectl delete ec2nodeclass $nodeclass-nosubnet --wait=false >/dev/null 2>&1
+
 fleets=$(proxy_stat requests CreateFleet)
 check "instances came from CreateFleet ($fleets calls)" [ "${fleets:-0}" -ge 1 ]
 
