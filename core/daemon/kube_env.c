@@ -8,6 +8,7 @@
 #include "kube/informer.h"
 #include "kube/ops.h"
 #include "kube/resource.h"
+#include "model/objects.h"
 #include "util/log.h"
 
 /* The informers that feed the store: one per resource; node classes have
@@ -75,6 +76,12 @@ static void on_delete(void *user, const json_t *obj) {
   nw__store_remove(f->env->base.store, f->kind,
                    json_string_value(json_object_get(meta, "namespace")),
                    json_string_value(json_object_get(meta, "name")));
+}
+
+/* Pods are most of the cache: keep of each only what the engine reads. */
+static json_t *prune_pod(void *user, json_t *obj) {
+  (void)user;
+  return nw__pod_prune(obj);
 }
 
 static void on_synced(void *user) {
@@ -273,7 +280,8 @@ nw__kube_env *nw__kube_env_new(uv_loop_t *loop, nw__kube_client *client,
     feed *f = &e->feeds[i];
     f->env = e;
     f->kind = feeds[i].kind;
-    f->inf = nw__informer_new(client, feeds[i].res, NULL);
+    nw__informer_options o = {.transform = f->kind == NW__K_POD ? prune_pod : NULL};
+    f->inf = nw__informer_new(client, feeds[i].res, &o);
     if (f->kind == NW__K_POD)
       nw__informer_add_index_field(f->inf, "node", "spec.nodeName");
     nw__informer_add_handlers(f->inf, &(nw__informer_handlers){

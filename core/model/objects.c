@@ -865,6 +865,60 @@ static int dpod_body(dctx *c, const json_t *obj, nw__pod *p) {
   return c->failed ? -1 : 0;
 }
 
+/* ---- pruning -------------------------------------------------------- */
+
+/* The members of a container that dpod_requests and dhost_ports read. */
+static void prune_containers(json_t *ctrs) {
+  static const char *const keep[] = {"name", "resources", "ports", "restartPolicy", NULL};
+  size_t i;
+  json_t *ctr;
+  json_array_foreach(ctrs, i, ctr) {
+    json_t *kept = json_object();
+    for (size_t k = 0; kept && keep[k]; k++) {
+      json_t *v = json_object_get(ctr, keep[k]);
+      if (v)
+        json_object_set(kept, keep[k], v);
+    }
+    if (kept && json_object_clear(ctr) == 0)
+      json_object_update(ctr, kept);
+    json_decref(kept);
+  }
+}
+
+/* Volumes other than claims (the service-account token, config maps,
+ * secrets, emptyDir) say nothing about where a pod can run. */
+static void prune_volumes(json_t *spec) {
+  json_t *vols = json_object_get(spec, "volumes");
+  json_t *kept = json_array();
+  size_t i;
+  json_t *v;
+  json_array_foreach(vols, i, v) {
+    if (json_object_get(v, "persistentVolumeClaim") || json_object_get(v, "ephemeral"))
+      json_array_append(kept, v);
+  }
+  if (vols && kept)
+    json_object_set(spec, "volumes", kept);
+  json_decref(kept);
+}
+
+json_t *nw__pod_prune(json_t *pod) {
+  json_t *md = json_object_get(pod, "metadata");
+  json_object_del(md, "managedFields");
+  json_object_del(json_object_get(md, "annotations"),
+                  "kubectl.kubernetes.io/last-applied-configuration");
+  json_t *spec = json_object_get(pod, "spec");
+  prune_containers(json_object_get(spec, "containers"));
+  prune_containers(json_object_get(spec, "initContainers"));
+  /* Ephemeral (debug) containers request nothing a scheduler counts. */
+  json_object_del(spec, "ephemeralContainers");
+  prune_volumes(spec);
+  json_t *st = json_object_get(pod, "status");
+  json_object_del(st, "containerStatuses");
+  json_object_del(st, "initContainerStatuses");
+  json_object_del(st, "ephemeralContainerStatuses");
+  return pod;
+}
+
 nw__pod *nw__pod_decode(const json_t *obj, nw_arena *arena, nw_error *err) {
   dctx c = {arena, err, "Pod", NULL, NULL, 0};
   nw__pod *p = nw__arena_alloc(arena, sizeof(*p));

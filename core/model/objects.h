@@ -202,6 +202,14 @@ typedef struct nw__namespace {
   nw_labels labels;
 } nw__namespace;
 
+/* Drops, in place, what no decoder reads from a pod and what makes cached
+ * pods large: managedFields, kubectl's last-applied annotation, container
+ * members other than name, resources, ports and restartPolicy, ephemeral
+ * containers, volumes that are not claims, and container statuses.
+ * nw__pod_decode gives the same result for the pruned pod.  Takes and
+ * returns the caller's reference (the daemon's informer transform). */
+json_t *nw__pod_prune(json_t *pod);
+
 /* Decoders.  `obj` borrowed; results in `arena`. */
 nw__pod *nw__pod_decode(const json_t *obj, nw_arena *arena, nw_error *err);
 nw__node *nw__node_decode(const json_t *obj, nw_arena *arena, nw_error *err);

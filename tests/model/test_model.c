@@ -249,11 +249,103 @@ static void test_label_matching(void) {
   CU_ASSERT_FALSE(nw__requirements_match_labels(&(nw_requirements){1, r3}, &l));
 }
 
+/* What a real pod carries besides the fixture's scheduling fields. */
+static void add_noise(json_t *pod) {
+  json_t *md = json_object_get(pod, "metadata");
+  json_object_set_new(md, "managedFields", json_pack("[{s:s}]", "manager", "kubectl"));
+  json_object_set_new(json_object_get(md, "annotations"),
+                      "kubectl.kubernetes.io/last-applied-configuration",
+                      json_string("{\"apiVersion\":\"v1\"}"));
+  json_t *spec = json_object_get(pod, "spec");
+  const char *lists[] = {"containers", "initContainers"};
+  for (size_t l = 0; l < 2; l++) {
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(spec, lists[l]), i, c) {
+      json_object_set_new(c, "env", json_pack("[{s:s,s:s}]", "name", "A", "value", "b"));
+      json_object_set_new(c, "command", json_pack("[s]", "/app"));
+      json_object_set_new(c, "volumeMounts", json_pack("[{s:s,s:s}]", "name", "token",
+                                                       "mountPath", "/var/run"));
+      json_object_set_new(c, "livenessProbe", json_pack("{s:{s:i}}", "tcpSocket", "port", 80));
+    }
+  }
+  json_object_set_new(spec, "ephemeralContainers",
+                      json_pack("[{s:s,s:s}]", "name", "debug", "image", "busybox"));
+  json_array_append_new(json_object_get(spec, "volumes"),
+                        json_pack("{s:s,s:{s:[]}}", "name", "token", "projected", "sources"));
+  json_t *st = json_object_get(pod, "status");
+  if (!st) {
+    st = json_object();
+    json_object_set_new(pod, "status", st);
+  }
+  json_object_set_new(st, "phase", json_string("Running"));
+  json_object_set_new(st, "containerStatuses", json_pack("[{s:s,s:b}]", "name", "app",
+                                                         "ready", 1));
+}
+
+static int same_resources(const nw_resource_list *a, const nw_resource_list *b) {
+  if (a->len != b->len)
+    return 0;
+  for (size_t i = 0; i < a->len; i++) {
+    if (nw__resources_get(b, a->items[i].name) != a->items[i].value)
+      return 0;
+  }
+  return 1;
+}
+
+/* The daemon caches pruned pods: what the engine decodes from them must
+ * be what it decodes from the whole pod. */
+static void test_pod_prune(void) {
+  nw_arena *a = nw__arena_new();
+  json_t *whole = load("pod-full.json");
+  add_noise(whole);
+  json_t *pruned = nw__pod_prune(json_deep_copy(whole));
+  nw__pod *p = nw__pod_decode(whole, a, NULL);
+  nw__pod *q = nw__pod_decode(pruned, a, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+  CU_ASSERT_TRUE(same_resources(&p->requests, &q->requests));
+  CU_ASSERT_EQUAL(nw__resources_get(&q->requests, "cpu"), 2050);
+  CU_ASSERT_EQUAL_FATAL(q->n_host_ports, p->n_host_ports);
+  CU_ASSERT_TRUE(q->n_host_ports > 0);
+  CU_ASSERT_EQUAL(q->host_ports[0].port, p->host_ports[0].port);
+  CU_ASSERT_EQUAL_FATAL(q->n_pvcs, 2);
+  CU_ASSERT_EQUAL_FATAL(p->n_pvcs, 2);
+  for (size_t i = 0; i < q->n_pvcs; i++)
+    CU_ASSERT_STRING_EQUAL(q->pvcs[i], p->pvcs[i]);
+  CU_ASSERT_STRING_EQUAL(q->phase, "Running");
+  CU_ASSERT_STRING_EQUAL(q->owner_kind, p->owner_kind);
+  CU_ASSERT_EQUAL(q->priority, p->priority);
+  CU_ASSERT_EQUAL(q->node_selector.len, p->node_selector.len);
+  CU_ASSERT_EQUAL(q->required_node_affinity.len, p->required_node_affinity.len);
+  CU_ASSERT_EQUAL(q->n_tolerations, p->n_tolerations);
+  CU_ASSERT_EQUAL(q->n_spreads, p->n_spreads);
+  CU_ASSERT_EQUAL(q->anti_affinity.len, p->anti_affinity.len);
+  CU_ASSERT_EQUAL(q->preferred_affinity.len, p->preferred_affinity.len);
+  CU_ASSERT_STRING_EQUAL(nw__labels_get(&q->annotations, "karpenter.sh/do-not-disrupt"),
+                         "true");
+  CU_ASSERT_PTR_NULL(nw__labels_get(&q->annotations,
+                                    "kubectl.kubernetes.io/last-applied-configuration"));
+  /* And what was dropped is gone. */
+  json_t *c0 = json_array_get(json_object_get(json_object_get(pruned, "spec"), "containers"), 0);
+  CU_ASSERT_PTR_NULL(json_object_get(c0, "env"));
+  CU_ASSERT_PTR_NULL(json_object_get(c0, "image"));
+  CU_ASSERT_PTR_NULL(json_object_get(c0, "livenessProbe"));
+  CU_ASSERT_PTR_NOT_NULL(json_object_get(c0, "resources"));
+  CU_ASSERT_EQUAL(json_array_size(json_object_get(json_object_get(pruned, "spec"), "volumes")), 2);
+  CU_ASSERT_PTR_NULL(json_object_get(json_object_get(pruned, "status"), "containerStatuses"));
+  CU_ASSERT_PTR_NULL(json_object_get(json_object_get(pruned, "metadata"), "managedFields"));
+  json_decref(whole);
+  json_decref(pruned);
+  nw__arena_free(a);
+}
+
 NW_TEST_CASES({"quantities", test_quantities},
               {"quantity_format", test_quantity_format},
               {"pod_requests_init_sidecar_overhead", test_pod_requests},
               {"pod_fields", test_pod_fields}, {"nodepool", test_nodepool},
               {"bad_input_named", test_bad_input},
               {"durations", test_durations},
-              {"label_matching", test_label_matching});
+              {"label_matching", test_label_matching},
+              {"pod_prune", test_pod_prune});
 NW_TEST_MAIN("model", NULL, NULL);
