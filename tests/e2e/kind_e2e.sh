@@ -307,6 +307,28 @@ sed "s|socket: $sock|socket: $work/no-such.sock|" "$work/nodewright.yaml" >"$wor
 "$build/bin/nodewright" run --config "$work/nosock.yaml" --check >"$work/nosock.log" 2>&1
 check "a missing docker socket fails --check naming the socket" grep -q "no-such.sock" "$work/nosock.log"
 
+# Signals.  SIGHUP with a broken file keeps the running config; with a
+# valid one it applies logging and batching at once.  SIGTERM stops the
+# controllers, releases the Lease (as client-go's ReleaseOnCancel: no
+# holder) and exits 0.
+cp "$work/nodewright.yaml" "$work/nodewright.yaml.good"
+sed 's|batch: {idle: 1s, max: 5s}|batch: {idle: nonsense, max: 5s}|' "$work/nodewright.yaml.good" >"$work/nodewright.yaml"
+kill -HUP "$daemon_pid"
+check "SIGHUP with a broken config is refused, naming the problem" \
+  wait_for 15 grep -q "reload refused, keeping the running config: .*nodewright.yaml" "$work/daemon2.log"
+check "the daemon is still healthy after the refused reload" curl -sf "http://127.0.0.1:$port/healthz"
+sed 's|batch: {idle: 1s, max: 5s}|batch: {idle: 2s, max: 5s}|' "$work/nodewright.yaml.good" >"$work/nodewright.yaml"
+kill -HUP "$daemon_pid"
+check "SIGHUP with a valid config reloads it" wait_for 15 grep -q "configuration reloaded from" "$work/daemon2.log"
+holder() { kubectl -n kube-system get lease "nodewright-$cluster" -o jsonpath='{.spec.holderIdentity}'; }
+check "the daemon holds the Lease ($(holder))" [ -n "$(holder)" ]
+kill -TERM "$daemon_pid"
+rc=0; timeout 30 tail --pid="$daemon_pid" -f /dev/null || rc=$?
+wait "$daemon_pid"; daemon_rc=$?; daemon_pid=""
+check "SIGTERM: the daemon exits 0 within 30 s (rc $daemon_rc, wait $rc)" [ "$daemon_rc" -eq 0 -a "$rc" -eq 0 ]
+check "SIGTERM: the Lease is released" [ -z "$(holder)" ]
+check "SIGTERM: the log says so" grep -q "released lease" "$work/daemon2.log"
+
 log "daemon log tail:"; tail -n 15 "$work/daemon2.log"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
