@@ -192,6 +192,21 @@ check "containers carry kind labels and the instance type's CPU/memory limits" [
 
 cost=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^nodewright_cluster_cost_per_hour /{print $2}')
 check "cost metric is non-zero ($cost)" python3 -c "import sys; sys.exit(0 if float('${cost:-0}')>0 else 1)"
+curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics.txt"
+metrics_ok=$(python3 -c '
+import re, sys
+claims = int(sys.argv[2]); sums = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"^(nodewright_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$", line.strip())
+    if m: sums[m.group(1)] = sums.get(m.group(1), 0) + float(m.group(3))
+bad = [n for n in ("nodewright_nodeclaims_created_total", "nodewright_nodeclaims_launched_total",
+                   "nodewright_nodeclaims_registered_total", "nodewright_nodeclaims_initialized_total")
+       if sums.get(n, 0) < claims]
+bad += [n for n in ("nodewright_scheduling_duration_seconds_count",
+                    "nodewright_provider_call_duration_seconds_count") if sums.get(n, 0) <= 0]
+bad += [n for n in ("nodewright_pods_pending",) if n not in sums]
+print(" ".join(bad) if bad else "ok")' "$work/metrics.txt" "$claims")
+check "metrics count every claim created/launched/registered/initialized, scheduling and provider calls ($metrics_ok)" [ "$metrics_ok" = ok ]
 
 # kill -9 in the middle of a launch: the restarted daemon (leader again
 # after the 15 s lease) adopts the claims and containers the old one left,
