@@ -1797,9 +1797,12 @@ static void leader_describe(aws_state *s, id_batch *b, nw_arena *arena) {
   for (size_t i = 0; i < b->n; i++) {
     id_slot *sl = &b->slots[i];
     sl->st = st == NW_OK ? NW_ERR_NOT_FOUND : st;
+    /* A copy: GCC cannot tell that id and message of a slot are apart. */
+    char id[sizeof(sl->id)];
+    memcpy(id, sl->id, sizeof(id));
     if (st == NW_OK)
       snprintf(sl->message, sizeof(sl->message), "aws: instance %s not found",
-               sl->id);
+               id);
     else
       snprintf(sl->message, sizeof(sl->message), "%s", err.message);
   }

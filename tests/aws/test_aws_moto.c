@@ -536,7 +536,10 @@ static void test_fleet_launch_and_reuse(void) {
   double created = nw__metric_get("aws_launch_template_created_total", NULL);
   snprintf(name, sizeof(name), "%s-claim-2", g_cluster);
   claim.name = name;
-  CU_ASSERT_EQUAL_FATAL(g_vt->create(g_state, &claim, a, &again, &err), NW_OK);
+  nw_status st2 = g_vt->create(g_state, &claim, a, &again, &err);
+  if (st2 != NW_OK)
+    fprintf(stderr, "create %s: %s\n", name, err.message);
+  CU_ASSERT_EQUAL_FATAL(st2, NW_OK);
   CU_ASSERT_STRING_NOT_EQUAL(again.provider_id, inst.provider_id);
   snprintf(g_launched[1], sizeof(g_launched[1]), "%s", again.provider_id);
   CU_ASSERT_EQUAL(nw__metric_get("aws_launch_template_created_total", NULL), created);
