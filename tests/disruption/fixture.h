@@ -36,8 +36,8 @@ typedef struct cluster {
   nw_arena *a;
   json_t *objs; /* keeps every JSON object alive */
   nw__sched_pool pool;
-  nw__sched_node nodes[16];
-  const json_t *claims[16];
+  nw__sched_node nodes[32];
+  const json_t *claims[32];
   nw__sched_input in;
   nw__consolidation_state st;
 } cluster;

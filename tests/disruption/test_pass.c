@@ -85,6 +85,38 @@ static void test_methods_in_order(void) {
   teardown_cluster(&c);
 }
 
+/* Single-node consolidation simulates at most 25 candidates of a pool per
+ * pass (a count, where Karpenter has a 3-minute timeout): 30 full c4
+ * nodes, none of which can go or be replaced by anything cheaper. */
+static void test_single_node_is_bounded(void) {
+  tnode nodes[30];
+  char names[30][8];
+  cluster c;
+  nw__disruption_decision d;
+
+  for (int i = 0; i < 30; i++) {
+    snprintf(names[i], sizeof(names[i]), "n%02d", i);
+    nodes[i] = (tnode){names[i], "c4", 2, {0}, 0, 0};
+  }
+  build(&c, "[{\"nodes\":\"100%\"}]", nodes, 30, NULL);
+  CU_ASSERT_EQUAL_FATAL(decide(&c, &d), 0);
+  CU_ASSERT_FALSE(d.found);
+  /* The last method tried is single-node, on the bounded candidates. */
+  CU_ASSERT_EQUAL(d.method, NW_METHOD_SINGLE_NODE);
+  CU_ASSERT_EQUAL(d.set.n, 25);
+  /* The cheapest to disrupt first: all cost the same, so node order. */
+  CU_ASSERT_STRING_EQUAL(d.set.items[0].node_name, "n00");
+  CU_ASSERT_STRING_EQUAL(d.set.items[24].node_name, "n24");
+  teardown_cluster(&c);
+
+  /* Below the bound every candidate is tried. */
+  build(&c, "[{\"nodes\":\"100%\"}]", nodes, 20, NULL);
+  CU_ASSERT_EQUAL_FATAL(decide(&c, &d), 0);
+  CU_ASSERT_FALSE(d.found);
+  CU_ASSERT_EQUAL(d.set.n, 20);
+  teardown_cluster(&c);
+}
+
 static void test_validation_keeps_a_fresh_decision(void) {
   const tnode nodes[] = {{"spare", "c8", 1, {0}, 0, 0}, {"other", "c8", 2, {0}, 0, 0}};
   cluster c;
@@ -273,7 +305,8 @@ static void test_drift(void) {
   nw__arena_free(a);
 }
 
-NW_TEST_CASES({"methods_in_order", test_methods_in_order},
+NW_TEST_CASES({"single_node_is_bounded", test_single_node_is_bounded},
+              {"methods_in_order", test_methods_in_order},
               {"validation_keeps_a_fresh_decision",
                test_validation_keeps_a_fresh_decision},
               {"validation_rejects_stale_delete",
