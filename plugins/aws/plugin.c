@@ -43,22 +43,81 @@
  * which is enough because nw_awscore consumes every response before it
  * sends the next request. */
 typedef struct tbuf {
+  struct tbuf *next;         /* every live buffer, for fini */
   char *data;
   size_t len, cap, max;
 } tbuf;
 
+/* The key's destructor is code in this library: a worker thread exiting
+ * after the host unloaded the plugin would jump into unmapped memory.  So
+ * the last fini deletes the key (no destructor runs after that) and frees
+ * every buffer itself. */
+static pthread_mutex_t g_tbuf_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t g_tbuf_key;
-static pthread_once_t g_tbuf_once = PTHREAD_ONCE_INIT;
+static int g_tbuf_key_ok;
+static int g_states;         /* live plugin instances */
+static tbuf *g_tbufs;
+
+static void tbuf_unlink(tbuf *b) {
+  for (tbuf **pp = &g_tbufs; *pp; pp = &(*pp)->next) {
+    if (*pp == b) {
+      *pp = b->next;
+      return;
+    }
+  }
+}
 
 /* Freed when the thread exits, so worker threads leak nothing. */
 static void tbuf_free(void *p) {
   tbuf *b = p;
-  if (b)
-    free(b->data);
+  if (!b)
+    return;
+  pthread_mutex_lock(&g_tbuf_mu);
+  tbuf_unlink(b);
+  pthread_mutex_unlock(&g_tbuf_mu);
+  free(b->data);
   free(b);
 }
 
-static void tbuf_key_init(void) { pthread_key_create(&g_tbuf_key, tbuf_free); }
+/* This thread's buffer, made on first use; NULL when out of memory. */
+static tbuf *tbuf_get(void) {
+  pthread_mutex_lock(&g_tbuf_mu);
+  if (!g_tbuf_key_ok)
+    g_tbuf_key_ok = pthread_key_create(&g_tbuf_key, tbuf_free) == 0;
+  int ok = g_tbuf_key_ok;
+  pthread_mutex_unlock(&g_tbuf_mu);
+  if (!ok)
+    return NULL;
+  tbuf *b = pthread_getspecific(g_tbuf_key);
+  if (b)
+    return b;
+  b = calloc(1, sizeof(*b));
+  if (!b || pthread_setspecific(g_tbuf_key, b) != 0) {
+    free(b);
+    return NULL;
+  }
+  pthread_mutex_lock(&g_tbuf_mu);
+  b->next = g_tbufs;
+  g_tbufs = b;
+  pthread_mutex_unlock(&g_tbuf_mu);
+  return b;
+}
+
+/* At the last fini: no thread is in a plugin call any more. */
+static void tbuf_release_all(void) {
+  pthread_mutex_lock(&g_tbuf_mu);
+  if (--g_states == 0 && g_tbuf_key_ok) {
+    pthread_key_delete(g_tbuf_key);
+    g_tbuf_key_ok = 0;
+    while (g_tbufs) {
+      tbuf *b = g_tbufs;
+      g_tbufs = b->next;
+      free(b->data);
+      free(b);
+    }
+  }
+  pthread_mutex_unlock(&g_tbuf_mu);
+}
 
 static int collect(void *user, const char *data, size_t len) {
   tbuf *b = user;
@@ -85,15 +144,9 @@ nw_status aws_http(void *user, const nw_http_request *req,
   aws_state *s = user;
   if (arena)
     return s->host->http(s->h, req, resp, arena, err);
-  pthread_once(&g_tbuf_once, tbuf_key_init);
-  tbuf *b = pthread_getspecific(g_tbuf_key);
-  if (!b) {
-    b = calloc(1, sizeof(*b));
-    if (!b || pthread_setspecific(g_tbuf_key, b) != 0) {
-      free(b);
-      return nw_aws_error(err, NW_ERR, "aws: out of memory");
-    }
-  }
+  tbuf *b = tbuf_get();
+  if (!b)
+    return nw_aws_error(err, NW_ERR, "aws: out of memory");
   b->len = 0;
   if (b->data)
     b->data[0] = '\0';
@@ -202,6 +255,9 @@ static nw_status plugin_init(const nw_host_api *host, nw_plugin_handle *h,
     json_decref(cfg);
     return nw_aws_error(err, NW_ERR, "aws: out of memory");
   }
+  pthread_mutex_lock(&g_tbuf_mu);
+  g_states++;
+  pthread_mutex_unlock(&g_tbuf_mu);
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->umu, NULL);
   pthread_mutex_init(&s->bmu, NULL);
@@ -226,6 +282,7 @@ static nw_status plugin_init(const nw_host_api *host, nw_plugin_handle *h,
   s->resolve_cache = calloc(AWS_RESOLVE_CACHE, sizeof(aws_resolve_entry));
   if (!s->resolve_cache) {
     state_free(s);
+    tbuf_release_all();
     return nw_aws_error(err, NW_ERR, "aws: out of memory");
   }
   s->batch_max_ms = (int)cfg_num(cfg, "create_batch_max_ms", 1000);
@@ -262,7 +319,10 @@ static nw_status ready(aws_state *s, nw_arena *arena, nw_error *err) {
   return st;
 }
 
-static void plugin_fini(void *state) { state_free(state); }
+static void plugin_fini(void *state) {
+  state_free(state);
+  tbuf_release_all();
+}
 
 void aws_mark_unavailable(aws_state *s, const char *type, const char *zone,
                           const char *ct) {
