@@ -340,6 +340,32 @@ static int64_t initialized_at(const json_t *claim) {
   return nw__cond_time(claim, "Initialized");
 }
 
+static int cond_is_true(const json_t *claim, const char *type) {
+  const char *s = nw__cond_status(claim, type);
+
+  return s != NULL && strcmp(s, "True") == 0;
+}
+
+void nw__claim_facts_of(const json_t *claim, nw__claim_facts *out) {
+  const char *last = nw__kube_str(claim, "status.lastPodEventTime");
+
+  out->created_ms = nw__obj_created_ms(claim);
+  out->initialized_ms = initialized_at(claim);
+  out->last_pod_event_ms = last != NULL ? nw__kube_parse_time(last) : -1;
+  out->initialized = (unsigned char)cond_is_true(claim, "Initialized");
+  out->drifted = (unsigned char)cond_is_true(claim, "Drifted");
+  out->deleting = (unsigned char)(nw__obj_deleting(claim) != 0);
+  out->do_not_disrupt = (unsigned char)nw__object_do_not_disrupt(claim);
+}
+
+int nw__facts_consolidatable(const nw__claim_facts *f,
+                             int64_t consolidate_after_ms, int64_t now_ms) {
+  if (f->initialized_ms < 0)
+    return 0;
+  return nw__consolidatable(f->initialized_ms, f->last_pod_event_ms,
+                            consolidate_after_ms, now_ms, NULL);
+}
+
 int nw__claim_consolidatable(const json_t *claim, int64_t consolidate_after_ms,
                              int64_t now_ms, int64_t *recheck_ms) {
   const char *last = nw__kube_str(claim, "status.lastPodEventTime");

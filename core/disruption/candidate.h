@@ -94,6 +94,28 @@ int nw__consolidatable(int64_t initialized_ms, int64_t last_pod_event_ms,
  * lastTransitionTime of the Initialized condition (status True).  A claim
  * that is not Initialized is not consolidatable (recheck -1).
  */
+/*
+ * What the disruption controller reads of a NodeClaim, worked out once
+ * per version of the claim (the snapshot cache keeps it with the claim's
+ * private copy, so passes over an unchanged claim skip the JSON).
+ */
+typedef struct nw__claim_facts {
+  int64_t created_ms;          /* nw__obj_created_ms */
+  int64_t initialized_ms;      /* Initialized's lastTransitionTime when True, else -1 */
+  int64_t last_pod_event_ms;   /* status.lastPodEventTime, -1 when absent */
+  unsigned char initialized;   /* condition Initialized is True */
+  unsigned char drifted;       /* condition Drifted is True */
+  unsigned char deleting;      /* metadata.deletionTimestamp is set */
+  unsigned char do_not_disrupt;  /* nw__object_do_not_disrupt */
+} nw__claim_facts;
+
+/* Fills *out from a claim (borrowed). */
+void nw__claim_facts_of(const json_t *claim, nw__claim_facts *out);
+
+/* nw__claim_consolidatable from a claim's facts. */
+int nw__facts_consolidatable(const nw__claim_facts *f,
+                             int64_t consolidate_after_ms, int64_t now_ms);
+
 int nw__claim_consolidatable(const json_t *claim, int64_t consolidate_after_ms,
                              int64_t now_ms, int64_t *recheck_ms);
 

@@ -31,12 +31,6 @@ nw__disruption_reason nw__method_reason(nw_consolidation_method method) {
   return NW__REASON_UNDERUTILIZED;
 }
 
-static int cond_true(const json_t *obj, const char *type) {
-  const char *s = nw__cond_status(obj, type);
-
-  return s != NULL && strcmp(s, "True") == 0;
-}
-
 static const char *node_pool_name(const nw__sched_node *sn) {
   if (sn->nodepool != NULL && sn->nodepool[0] != '\0')
     return sn->nodepool;
@@ -54,18 +48,34 @@ static long pool_index(const nw__sched_input *in, const char *name) {
   return -1;
 }
 
+/* The facts of node i's claim: the state's, or read into `scratch`; NULL
+ * for an unmanaged node. */
+static const nw__claim_facts *claim_facts(const nw__consolidation_state *st,
+                                          size_t i, nw__claim_facts *scratch) {
+  const json_t *claim = st->claims != NULL ? st->claims[i] : NULL;
+
+  if (claim == NULL)
+    return NULL;
+  if (st->claim_facts != NULL && st->claim_facts[i] != NULL)
+    return st->claim_facts[i];
+  nw__claim_facts_of(claim, scratch);
+  return scratch;
+}
+
 /* A managed node that counts for its pool's budget: it has a claim, is
  * no longer in flight and its claim is Initialized. */
 static int managed_initialized(const nw__consolidation_state *st, size_t i) {
-  const json_t *claim = st->claims != NULL ? st->claims[i] : NULL;
+  nw__claim_facts scratch;
+  const nw__claim_facts *cf = claim_facts(st, i, &scratch);
 
-  return claim != NULL && !st->sched->nodes[i].in_flight &&
-         cond_true(claim, "Initialized");
+  return cf != NULL && !st->sched->nodes[i].in_flight && cf->initialized;
 }
 
 static int node_deleting(const nw__consolidation_state *st, size_t i) {
-  return st->sched->nodes[i].node->terminating ||
-         nw__obj_deleting(st->claims[i]);
+  nw__claim_facts scratch;
+  const nw__claim_facts *cf = claim_facts(st, i, &scratch);
+
+  return st->sched->nodes[i].node->terminating || (cf != NULL && cf->deleting);
 }
 
 /* Karpenter's IsReschedulable: not finished, not terminating, not owned by
@@ -118,6 +128,13 @@ struct nw__node_facts *nw__consolidation_facts_new(
 
 static int leaving(const nw__consolidation_state *st, size_t i);
 
+static int node_claim_dnd(const nw__consolidation_state *st, size_t i) {
+  nw__claim_facts scratch;
+  const nw__claim_facts *cf = claim_facts(st, i, &scratch);
+
+  return cf != NULL && cf->do_not_disrupt;
+}
+
 /* The facts of node i: from the table, or computed into `scratch`. */
 static const fact *node_fact(const nw__consolidation_state *st, size_t i,
                              fact *scratch) {
@@ -133,7 +150,7 @@ static const fact *node_fact(const nw__consolidation_state *st, size_t i,
       f->managed &&
       (nw__labels_get(&st->sched->nodes[i].node->annotations,
                       NW__ANN_DO_NOT_DISRUPT) != NULL ||
-       nw__object_do_not_disrupt(st->claims[i])));
+       node_claim_dnd(st, i)));
   f->leaving = (unsigned char)leaving(st, i);
   f->consolidatable = -1;
   f->drifted = -1;
@@ -200,7 +217,7 @@ static int policy_is(const nw__nodepool *np, const char *policy) {
 /* The method's ShouldDisrupt.  `f` (the node's facts, may be a scratch
  * copy) memoizes what does not depend on the method. */
 static int method_wants(const build *b, const nw__nodepool *np,
-                        const json_t *claim, long n_pods, fact *f) {
+                        const nw__claim_facts *cf, long n_pods, fact *f) {
   int64_t after = np->consolidate_after_s < 0 ? -1 : np->consolidate_after_s * 1000;
   int underutilized = policy_is(np, "WhenEmptyOrUnderutilized") ||
                       policy_is(np, "Balanced");
@@ -208,7 +225,7 @@ static int method_wants(const build *b, const nw__nodepool *np,
   switch (b->method) {
   case NW_METHOD_DRIFT:
     if (f->drifted < 0)
-      f->drifted = (signed char)cond_true(claim, "Drifted");
+      f->drifted = (signed char)cf->drifted;
     return f->drifted;
   case NW_METHOD_EMPTINESS:
     if (n_pods != 0 || !(underutilized || policy_is(np, "WhenEmpty")))
@@ -221,8 +238,8 @@ static int method_wants(const build *b, const nw__nodepool *np,
     break;
   }
   if (f->consolidatable < 0)
-    f->consolidatable = (signed char)nw__claim_consolidatable(claim, after,
-                                                             b->st->now_ms, NULL);
+    f->consolidatable = (signed char)nw__facts_consolidatable(cf, after,
+                                                             b->st->now_ms);
   return f->consolidatable;
 }
 
@@ -348,16 +365,18 @@ static long node_pods(build *b, size_t i, const fact *cf, double *cost) {
 static int rank_node(build *b, size_t i, ranked *r) {
   const nw__consolidation_state *st = b->st;
   const nw__sched_node *sn = &st->sched->nodes[i];
-  const json_t *claim;
   const nw__nodepool *np;
   double cost;
   long n_pods;
   fact scratch;
   const fact *f = node_fact(st, i, &scratch);
+  nw__claim_facts cscratch;
+  const nw__claim_facts *cf;
 
   if (!f->managed || f->deleting)
     return 0;
-  claim = st->claims[i];
+  /* Managed: the node has a claim. */
+  cf = claim_facts(st, i, &cscratch);
   if (st->nominated != NULL && st->nominated[i])
     return 0;
   if (f->do_not_disrupt) {
@@ -375,7 +394,7 @@ static int rank_node(build *b, size_t i, ranked *r) {
   if (n_pods < 0)
     return 0;
   np = st->sched->pools[r->pool].pool;
-  if (!method_wants(b, np, claim, n_pods, (fact *)f))
+  if (!method_wants(b, np, cf, n_pods, (fact *)f))
     return 0;
   if (f != &scratch && f->price_known) {
     r->price = f->price;
@@ -396,7 +415,7 @@ static int rank_node(build *b, size_t i, ranked *r) {
   }
   if (r->price < 0)
     r->price = 0;
-  r->cost = cost * nw__lifetime_remaining(nw__obj_created_ms(claim),
+  r->cost = cost * nw__lifetime_remaining(cf->created_ms,
                                           np->expire_after_s * 1000,
                                           st->now_ms);
   r->node = i;
@@ -421,10 +440,10 @@ static void fill_candidate(const nw__consolidation_state *st, const ranked *r,
 
 /* A node on its way out: its Node or its claim is being deleted. */
 static int leaving(const nw__consolidation_state *st, size_t i) {
-  const json_t *claim = st->claims != NULL ? st->claims[i] : NULL;
+  nw__claim_facts scratch;
+  const nw__claim_facts *cf = claim_facts(st, i, &scratch);
 
-  return st->sched->nodes[i].node->terminating ||
-         (claim != NULL && nw__obj_deleting(claim));
+  return st->sched->nodes[i].node->terminating || (cf != NULL && cf->deleting);
 }
 
 int nw__consolidation_candidates(const nw__consolidation_state *st,

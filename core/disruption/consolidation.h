@@ -17,6 +17,7 @@
 #include <nodewright/strategy.h>
 
 #include "disruption/budget.h"
+#include "disruption/candidate.h"
 #include "model/objects.h"
 #include "scheduling/scheduler.h"
 
@@ -42,6 +43,9 @@ typedef struct nw__consolidation_state {
    * computed once and shared by the methods and the validation run on
    * this state; from nw__consolidation_facts_new. */
   struct nw__node_facts *facts;
+  /* Optional (NULL: read the claims): parallel to claims, each claim's
+   * facts (NULL where claims[i] is NULL), e.g. the snapshot's. */
+  const nw__claim_facts *const *claim_facts;
 } nw__consolidation_state;
 
 /* An empty facts table for `st` (its sched->n_nodes), in `arena`; NULL

@@ -781,7 +781,7 @@ static void compute_work(void *arg) {
   uint8_t *nominated = nw__arena_alloc(s->arena, s->n_nodes + 1);
   nw__consolidation_state st = {&s->input, (const json_t *const *)s->claims,
                                 nominated, s->n_pending, s->pending, s->pdbs,
-                                s->taken_ms, NULL};
+                                s->taken_ms, NULL, s->claim_facts};
   /* The methods look at the same nodes: what does not depend on the
    * method is worked out once. */
   st.facts = nw__consolidation_facts_new(&st, s->arena);

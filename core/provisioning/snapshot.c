@@ -51,7 +51,8 @@ typedef struct centry {
   json_t *obj;            /* the store's object; a reference is held */
   centry_kind kind;
   void *value;            /* nw__pod / nw__node in ch, or a json_t copy */
-  chunk *ch;              /* NULL for claim copies */
+  nw__claim_facts *facts; /* claims: in ch */
+  chunk *ch;              /* the chunk value or facts live in */
   uint64_t seen;          /* the last take that used it */
 } centry;
 
@@ -232,6 +233,7 @@ typedef struct taker {
   nw__snapshot *s;
   nw__snap_cache *cache;  /* may be NULL */
   grow nodes, claims, pending, pools, ds, pvs, pvcs, scs, pods, chunks;
+  grow facts;             /* parallel to claims */
   json_t *node_index;     /* Node name -> position in nodes */
 } taker;
 
@@ -328,24 +330,45 @@ static const void *decode(taker *t, json_t *obj, centry_kind kind,
   return e->value;
 }
 
-/* A private copy of a claim for the snapshot (a new reference). */
-static json_t *claim_copy(taker *t, json_t *claim) {
-  if (!t->cache)
+/* A private copy of a claim for the snapshot (a new reference), and its
+ * facts (*facts, valid as long as the snapshot). */
+static json_t *claim_copy(taker *t, json_t *claim, const nw__claim_facts **facts) {
+  nw__claim_facts *f = NULL;
+  if (!t->cache) {
+    f = nw__arena_alloc(t->s->arena, sizeof(*f));
+    if (f)
+      nw__claim_facts_of(claim, f);
+    *facts = f;
     return json_deep_copy(claim);
+  }
   int hit;
   centry *e = cache_entry(t, claim, CE_CLAIM, &hit);
-  if (!e)
-    return json_deep_copy(claim);
-  if (!hit) {
+  if (e && !hit) {
+    nw_arena *a = fresh_arena(t->cache);
+    f = a ? nw__arena_alloc(a, sizeof(*f)) : NULL;
     e->value = json_deep_copy(claim);
-    if (!e->value || table_add(&t->cache->cur, e) != 0) {
-      json_t *v = e->value;
+    if (!f || !e->value || table_add(&t->cache->cur, e) != 0) {
+      json_decref(e->value);
       json_decref(e->obj);
       free(e);
-      return v;
+      e = NULL;
+    } else {
+      nw__claim_facts_of(claim, f);
+      e->facts = f;
+      e->ch = t->cache->fresh;
+      atomic_fetch_add(&e->ch->refs, 1);
+      t->cache->decoded++;
     }
-    t->cache->decoded++;
   }
+  if (!e) {
+    f = nw__arena_alloc(t->s->arena, sizeof(*f));
+    if (f)
+      nw__claim_facts_of(claim, f);
+    *facts = f;
+    return json_deep_copy(claim);
+  }
+  use_chunk(t, e->ch);
+  *facts = e->facts;
   return json_incref(e->value);
 }
 
@@ -408,10 +431,12 @@ static void attach_pods(taker *t) {
 static nw__sched_node *push_node(taker *t, json_t *claim) {
   nw__sched_node *n = grow_push(t->s->arena, &t->nodes);
   json_t **c = grow_push(t->s->arena, &t->claims);
-  if (!n || !c)
+  const nw__claim_facts **f = grow_push(t->s->arena, &t->facts);
+  if (!n || !c || !f)
     return NULL;
   memset(n, 0, sizeof(*n));
-  *c = claim ? claim_copy(t, claim) : NULL;
+  *f = NULL;
+  *c = claim ? claim_copy(t, claim, f) : NULL;
   return n;
 }
 
@@ -589,7 +614,8 @@ nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *cache) {
              {NULL, 0, 0, sizeof(nw__snap_pool)}, {NULL, 0, 0, sizeof(void *)},
              {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(void *)},
              {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(bound)},
-             {NULL, 0, 0, sizeof(chunk *)}, json_object()};
+             {NULL, 0, 0, sizeof(chunk *)},
+             {NULL, 0, 0, sizeof(nw__claim_facts *)}, json_object()};
   if (cache)
     cache_begin(cache);
   /* Nodes before pods, as Karpenter does: a pod that binds meanwhile is
@@ -612,6 +638,7 @@ nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *cache) {
   s->nodes = t.nodes.items;
   s->n_nodes = t.nodes.n;
   s->claims = t.claims.items;
+  s->claim_facts = t.facts.items;
   s->pending = t.pending.items;
   s->n_pending = t.pending.n;
   s->pools = t.pools.items;

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cluster/env.h"
+#include "disruption/candidate.h"
 #include "model/objects.h"
 #include "scheduling/scheduler.h"
 
@@ -38,6 +39,9 @@ typedef struct nw__snapshot {
   size_t n_nodes;
   /* Parallel to nodes: the node's NodeClaim (private copy) or NULL. */
   json_t **claims;
+  /* Parallel to nodes: what the disruption controller reads of each
+   * claim (NULL where claims[i] is NULL). */
+  const nw__claim_facts **claim_facts;
   const nw__pod **pending;     /* unschedulable pods */
   size_t n_pending;
   const nw__daemonset **ds;
