@@ -15,6 +15,7 @@
 
 enum {
   RESYNC_MS = 10000,
+  AGGREGATE_MS = 5000,
   GC_MS = 120000,
   LAUNCH_TTL_MS = 5 * 60 * 1000,
   REGISTER_TTL_MS = 15 * 60 * 1000,
@@ -40,6 +41,18 @@ struct nw__lifecycle {
   nw__nodeclass_status *classes; /* node class status, ABI 1.2 providers */
   busy *busy;
   nw__timer *soon;      /* coalesces store changes into one pass */
+  /* Claim names ({name: null}) a store change or a finished job made
+   * worth a look at the next pass.  Passes look only at these; the resync
+   * looks at every claim (liveness deadlines, launch retries), because
+   * reconciling 2,000 claims on every change of any of them was half of a
+   * simulated day's CPU. */
+  json_t *dirty;
+  int all_dirty;
+  /* NodePool status and the cost gauge walk every claim: after a claim
+   * changed, at most once per AGGREGATE_MS. */
+  int aggregates_due;
+  int64_t aggregates_ms;  /* env time of the last walk */
+  nw__timer *aggregates;
   nw__timer *resync;
   nw__timer *gc;
   int gc_running;
@@ -81,6 +94,14 @@ static void busy_drop(nw__lifecycle *l, const char *name) {
 }
 
 static void schedule_pass(nw__lifecycle *l);
+
+/* Queues a claim for the next pass. */
+static void mark_claim(nw__lifecycle *l, const char *name) {
+  if (!name || !l->dirty)
+    return;
+  json_object_set_new(l->dirty, name, json_null());
+  schedule_pass(l);
+}
 
 /* ---- launch ------------------------------------------------------------ */
 
@@ -215,12 +236,12 @@ static void launch_done(void *arg) {
             b->retries, w->err.message);
     nw__metric_add("provider_errors_total", "call=create", 1);
   }
+  mark_claim(l, w->name);
   json_decref(w->status);
   json_decref(w->labels);
   nw__arena_free(w->arena);
   free(w->name);
   free(w);
-  schedule_pass(l);
 }
 
 static const json_t *node_class_of(nw__env *env, const json_t *claim) {
@@ -469,36 +490,25 @@ static void reconcile_registered(nw__lifecycle *l, json_t *claim, json_t *node,
     initialize(l, claim, node);
 }
 
-typedef struct cost {
-  double usd;
+/* ---- NodePool status and cost ------------------------------------------ */
+
+/* One walk over the claims gathers what the NodePool status writes and the
+ * cost gauge need. */
+typedef struct tally {
+  json_t *pools;      /* pool -> {"resources": {name: milli/bytes}, "nodes": n} */
+  double usd;         /* launched, not deleting */
   size_t launched;
-} cost;
+} tally;
 
-static int add_cost(void *user, json_t *claim) {
-  cost *c = user;
-  const char *p = nw__annotation(claim, NW__ANN_PRICE);
-  if (is_true(claim, "Launched") && !nw__obj_deleting(claim)) {
-    c->launched++;
-    if (p)
-      c->usd += strtod(p, NULL);
+static void add_usage(tally *t, const json_t *claim, const char *pool) {
+  json_t *u = json_object_get(t->pools, pool);
+  if (!u) {
+    u = json_pack("{s:{}, s:I}", "resources", "nodes", (json_int_t)0);
+    json_object_set_new(t->pools, pool, u);
   }
-  return 0;
-}
-
-/* ---- NodePool status ---------------------------------------------------- */
-
-typedef struct pool_usage {
-  const char *pool;
-  json_t *resources;   /* summed capacity, as quantities in milli/bytes */
-  int64_t nodes;
-} pool_usage;
-
-static int add_usage(void *user, json_t *claim) {
-  pool_usage *u = user;
-  const char *p = nw__label(claim, "karpenter.sh/nodepool");
-  if (!p || strcmp(p, u->pool) != 0 || nw__obj_deleting(claim))
-    return 0;
-  u->nodes++;
+  json_t *nodes = json_object_get(u, "nodes");
+  json_integer_set(nodes, json_integer_value(nodes) + 1);
+  json_t *res = json_object_get(u, "resources");
   const json_t *cap = json_object_get(json_object_get(claim, "status"), "capacity");
   const char *k;
   json_t *v;
@@ -508,37 +518,56 @@ static int add_usage(void *user, json_t *claim) {
     if (!json_is_string(v) ||
         nw__quantity_parse(json_string_value(v), nw__resource_is_milli(k), &q, err, sizeof(err)) != 0)
       continue;
-    json_t *have = json_object_get(u->resources, k);
-    json_object_set_new(u->resources, k, json_integer(json_integer_value(have) + q));
+    json_t *have = json_object_get(res, k);
+    json_object_set_new(res, k, json_integer(json_integer_value(have) + q));
+  }
+}
+
+static int tally_claim(void *user, json_t *claim) {
+  tally *t = user;
+  if (nw__obj_deleting(claim))
+    return 0;
+  const char *pool = nw__label(claim, "karpenter.sh/nodepool");
+  if (pool)
+    add_usage(t, claim, pool);
+  if (is_true(claim, "Launched")) {
+    const char *p = nw__annotation(claim, NW__ANN_PRICE);
+    t->launched++;
+    if (p)
+      t->usd += strtod(p, NULL);
   }
   return 0;
 }
+
+typedef struct pool_pass {
+  nw__lifecycle *l;
+  const tally *t;
+} pool_pass;
 
 /* status.resources (what the pool's nodes have, counted against its
  * limits), status.nodes and the Ready condition (its node class exists),
  * written only when they change. */
 static int pool_status(void *user, json_t *np) {
-  nw__lifecycle *l = user;
-  nw__env *env = l->env;
-  pool_usage u = {nw__obj_name(np), json_object(), 0};
-  nw__store_foreach(env->store, NW__K_NODECLAIM, add_usage, &u);
+  pool_pass *pp = user;
+  nw__env *env = pp->l->env;
+  const json_t *u = json_object_get(pp->t->pools, nw__obj_name(np));
+  int64_t nodes = json_integer_value(json_object_get(u, "nodes"));
   json_t *res = json_object();
   const char *k;
   json_t *v;
   char buf[64];
-  json_object_foreach(u.resources, k, v) {
+  json_object_foreach(json_object_get(u, "resources"), k, v) {
     json_object_set_new(res, k, json_string(nw__quantity_format(k, json_integer_value(v), buf, sizeof(buf))));
   }
-  snprintf(buf, sizeof(buf), "%lld", (long long)u.nodes);
+  snprintf(buf, sizeof(buf), "%lld", (long long)nodes);
   json_object_set_new(res, "nodes", json_string(buf));
-  json_decref(u.resources);
   const char *class_name = json_string_value(json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(np, "spec"), "template"), "spec"), "nodeClassRef"), "name"));
   int class_ok = class_name && nw__store_get(env->store, NW__K_NODECLASS, NULL, class_name);
   const char *ready = class_ok ? "True" : "False";
   const char *cur = nw__cond_status(np, "Ready");
   const json_t *status = json_object_get(np, "status");
   if (json_equal(json_object_get(status, "resources"), res) && cur &&
-      strcmp(cur, ready) == 0 && json_integer_value(json_object_get(status, "nodes")) == u.nodes) {
+      strcmp(cur, ready) == 0 && json_integer_value(json_object_get(status, "nodes")) == nodes) {
     json_decref(res);
     return 0;
   }
@@ -554,21 +583,65 @@ static int pool_status(void *user, json_t *np) {
    * and a guard would conflict with our own previous write until the
    * informer caught up. */
   json_t *patch = json_pack("{s:{s:o, s:I, s:o}}", "status", "resources", res,
-                            "nodes", (json_int_t)u.nodes, "conditions", conds);
+                            "nodes", (json_int_t)nodes, "conditions", conds);
   env->ops->patch(env, NW__K_NODEPOOL, NULL, nw__obj_name(np), patch, 1, ignore_done, NULL);
   json_decref(patch);
   return 0;
 }
 
+static void aggregates(nw__lifecycle *l) {
+  l->aggregates_due = 0;
+  l->aggregates_ms = l->env->ops->now_ms(l->env);
+  tally t = {json_object(), 0, 0};
+  nw__store_foreach(l->env->store, NW__K_NODECLAIM, tally_claim, &t);
+  pool_pass pp = {l, &t};
+  nw__store_foreach(l->env->store, NW__K_NODEPOOL, pool_status, &pp);
+  nw__metric_set("cluster_cost_per_hour", NULL, t.usd);
+  nw__metric_set("nodeclaims_launched", NULL, (double)t.launched);
+  json_decref(t.pools);
+}
+
+static void aggregates_timer(void *arg) {
+  nw__lifecycle *l = arg;
+  l->aggregates = NULL;
+  if (l->aggregates_due)
+    aggregates(l);
+}
+
+/* Runs the walks now, or arms a timer for when AGGREGATE_MS has passed
+ * since the last ones. */
+static void aggregates_soon(nw__lifecycle *l) {
+  nw__env *env = l->env;
+  int64_t wait = l->aggregates_ms + AGGREGATE_MS - env->ops->now_ms(env);
+  if (wait <= 0 || l->aggregates_ms == 0) {
+    aggregates(l);
+    return;
+  }
+  if (!l->aggregates)
+    l->aggregates = env->ops->timer_start(env, wait, aggregates_timer, l);
+}
+
 static void pass(void *arg) {
   nw__lifecycle *l = arg;
   l->soon = NULL;
-  nw__store_foreach(l->env->store, NW__K_NODEPOOL, pool_status, l);
-  nw__store_foreach(l->env->store, NW__K_NODECLAIM, reconcile_claim, l);
-  cost c = {0, 0};
-  nw__store_foreach(l->env->store, NW__K_NODECLAIM, add_cost, &c);
-  nw__metric_set("cluster_cost_per_hour", NULL, c.usd);
-  nw__metric_set("nodeclaims_launched", NULL, (double)c.launched);
+  json_t *dirty = l->dirty;
+  l->dirty = json_object();
+  if (l->all_dirty) {
+    l->all_dirty = 0;
+    nw__store_foreach(l->env->store, NW__K_NODECLAIM, reconcile_claim, l);
+  } else {
+    const char *name;
+    json_t *v;
+    json_object_foreach(dirty, name, v) {
+      json_t *claim = json_incref(nw__store_get(l->env->store, NW__K_NODECLAIM, NULL, name));
+      if (claim)
+        reconcile_claim(l, claim);
+      json_decref(claim);
+    }
+  }
+  json_decref(dirty);
+  if (l->aggregates_due)
+    aggregates_soon(l);
 }
 
 static void schedule_pass(nw__lifecycle *l) {
@@ -577,15 +650,34 @@ static void schedule_pass(nw__lifecycle *l) {
   l->soon = l->env->ops->timer_start(l->env, 0, pass, l);
 }
 
+static const char *provider_id_of(const json_t *obj, nw__kind kind) {
+  const char *parent = kind == NW__K_NODE ? "spec" : "status";
+  return json_string_value(json_object_get(json_object_get(obj, parent), "providerID"));
+}
+
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
-  (void)o;
-  (void)n;
-  if (kind == NW__K_NODECLAIM || kind == NW__K_NODE || kind == NW__K_NODECLASS)
-    schedule_pass(user);
+  nw__lifecycle *l = user;
+  const json_t *obj = n ? n : o;
+  if (kind == NW__K_NODECLAIM) {
+    l->aggregates_due = 1;
+    mark_claim(l, nw__obj_name(obj));
+  } else if (kind == NW__K_NODE) {
+    /* A Node matters to the claim whose instance it is. */
+    const json_t *claim = nw__store_by_provider_id(l->env->store, NW__K_NODECLAIM,
+                                                   provider_id_of(obj, NW__K_NODE));
+    if (claim)
+      mark_claim(l, nw__obj_name(claim));
+  } else if (kind == NW__K_NODECLASS || kind == NW__K_NODEPOOL) {
+    /* Launches wait for their node class; pools' Ready follows it. */
+    l->all_dirty = kind == NW__K_NODECLASS ? 1 : l->all_dirty;
+    l->aggregates_due = 1;
+    schedule_pass(l);
+  }
 }
 
 static void resync(void *arg) {
   nw__lifecycle *l = arg;
+  l->all_dirty = 1;
   pass(l);
   l->resync = l->env->ops->timer_start(l->env, RESYNC_MS, resync, l);
 }
@@ -709,6 +801,9 @@ nw__lifecycle *nw__lifecycle_new(nw__env *env) {
   if (!l)
     return NULL;
   l->env = env;
+  l->dirty = json_object();
+  l->all_dirty = 1;
+  l->aggregates_due = 1;
   nw__store_watch(env->store, on_change, l);
   l->resync = env->ops->timer_start(env, RESYNC_MS, resync, l);
   l->gc = env->ops->timer_start(env, GC_MS, gc_tick, l);
@@ -724,6 +819,7 @@ static void lifecycle_release(nw__lifecycle *l) {
     return;
   while (l->busy)
     busy_drop(l, l->busy->name);
+  json_decref(l->dirty);
   free(l);
 }
 
@@ -739,6 +835,8 @@ void nw__lifecycle_free(nw__lifecycle *l) {
     env->ops->timer_stop(env, l->soon);
   if (l->resync)
     env->ops->timer_stop(env, l->resync);
+  if (l->aggregates)
+    env->ops->timer_stop(env, l->aggregates);
   if (l->gc)
     env->ops->timer_stop(env, l->gc);
   lifecycle_release(l);

@@ -26,6 +26,7 @@ typedef struct world {
   int events_launched;
   int events_disrupting;
   int events_failed_scheduling;
+  int events_registration_timeout;
 } world;
 
 static void on_event(void *user, int64_t now, const json_t *regarding,
@@ -37,6 +38,8 @@ static void on_event(void *user, int64_t now, const json_t *regarding,
   (void)note;
   if (strcmp(reason, "Launched") == 0)
     w->events_launched++;
+  if (strcmp(reason, "RegistrationTimeout") == 0)
+    w->events_registration_timeout++;
   if (strcmp(reason, "FailedScheduling") == 0)
     w->events_failed_scheduling++;
   if (strcmp(reason, "DisruptionTerminating") == 0 || strcmp(reason, "Expired") == 0)
@@ -202,12 +205,14 @@ static void test_pending_pods_become_a_launched_claim(void) {
   CU_ASSERT_EQUAL(strncmp(provider_id(claim), "example:///zone-a/", 18), 0);
   CU_ASSERT_EQUAL(w.events_launched, 1);
   /* ex.large costs 0.20 on demand and 0.08 as spot in the example catalog;
-   * the scheduler picked the cheapest and the cost gauge reports it. */
+   * the scheduler picked the cheapest. */
   CU_ASSERT_STRING_EQUAL(nw__annotation(claim, NW__ANN_PRICE), "0.080000");
-  CU_ASSERT_DOUBLE_EQUAL(nw__metric_get("cluster_cost_per_hour", NULL), 0.08, 1e-9);
   /* Pods still pending (no kubelet yet) do not cause a second launch. */
   run(&w, 15000);
   CU_ASSERT_EQUAL(list_claims(&w).n, 1);
+  /* The cost gauge follows the claims within seconds (the lifecycle
+   * controller walks them at most every 5 s). */
+  CU_ASSERT_DOUBLE_EQUAL(nw__metric_get("cluster_cost_per_hour", NULL), 0.08, 1e-9);
   world_free(&w);
 }
 
@@ -394,6 +399,43 @@ static void test_template_change_drifts(void) {
   world_free(&w);
 }
 
+/* Liveness: a launched claim whose Node never registers is deleted after
+ * 15 minutes (by the lifecycle controller's periodic look at every claim,
+ * since nothing about the claim changes meanwhile).  The NodePool's status
+ * counts the claim while it lives and not after. */
+static void test_unregistered_claim_is_deleted(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  add_pending_pod(&w, "gw-0", "1500m", "3Gi");
+  run(&w, 20000);
+  claims c = list_claims(&w);
+  CU_ASSERT_EQUAL_FATAL(c.n, 1);
+  char claim_name[128];
+  snprintf(claim_name, sizeof(claim_name), "%s", nw__obj_name(c.items[0]));
+  CU_ASSERT_STRING_EQUAL(nw__cond_status(c.items[0], "Launched"), "True");
+  json_t *np = nw__store_get(w.store, NW__K_NODEPOOL, NULL, "kong");
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(np, "status"), "nodes")), 1);
+  run(&w, 13 * 60 * 1000);
+  CU_ASSERT_PTR_NOT_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name));
+  CU_ASSERT_EQUAL(w.events_registration_timeout, 0);
+  run(&w, 3 * 60 * 1000);
+  CU_ASSERT_EQUAL(w.events_registration_timeout, 1);
+  json_t *claim = nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name);
+  CU_ASSERT_TRUE(!claim || nw__obj_deleting(claim));
+  /* The pod is still pending, so a new claim replaces the deleted one;
+   * the pool's status counts the live claims, not the gone one. */
+  run(&w, 30000);
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name));
+  c = list_claims(&w);
+  json_int_t live = 0;
+  for (int i = 0; i < c.n; i++)
+    live += !nw__obj_deleting(c.items[i]);
+  np = nw__store_get(w.store, NW__K_NODEPOOL, NULL, "kong");
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(np, "status"), "nodes")), live);
+  world_free(&w);
+}
+
 NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
               {"template_change_drifts", test_template_change_drifts},
               {"unhealthy_node_is_repaired", test_unhealthy_node_is_repaired},
@@ -404,5 +446,6 @@ NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
                test_pending_pods_become_a_launched_claim},
               {"registration_initialization_and_termination",
                test_registration_initialization_and_termination},
-              {"limits_stop_launches", test_limits_stop_launches});
+              {"limits_stop_launches", test_limits_stop_launches},
+              {"unregistered_claim_is_deleted", test_unregistered_claim_is_deleted});
 NW_TEST_MAIN("engine", NULL, NULL);
