@@ -446,6 +446,11 @@ static int reconcile_claim(void *user, json_t *claim) {
   const char *name = nw__obj_name(claim);
   if (!name || nw__obj_deleting(claim))
     return 0;
+  /* Initialized is the end of this controller's work on a claim. */
+  if (is_true(claim, "Initialized")) {
+    busy_drop(l, name);
+    return 0;
+  }
   int64_t now = env->ops->now_ms(env);
   int64_t created = nw__obj_created_ms(claim);
   const char *pid = json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
@@ -655,11 +660,27 @@ static const char *provider_id_of(const json_t *obj, nw__kind kind) {
   return json_string_value(json_object_get(json_object_get(obj, parent), "providerID"));
 }
 
+/* Does the change alter what the NodePool status or the cost gauge count?
+ * Most claim writes are conditions that do not. */
+static int counts_changed(const json_t *o, const json_t *n) {
+  if (!o || !n)
+    return 1;
+  if (nw__obj_deleting(o) != nw__obj_deleting(n) ||
+      is_true(o, "Launched") != is_true(n, "Launched"))
+    return 1;
+  const char *po = nw__annotation(o, NW__ANN_PRICE), *pn = nw__annotation(n, NW__ANN_PRICE);
+  if ((po == NULL) != (pn == NULL) || (po && strcmp(po, pn) != 0))
+    return 1;
+  return !json_equal(json_object_get(json_object_get(o, "status"), "capacity"),
+                     json_object_get(json_object_get(n, "status"), "capacity"));
+}
+
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
   nw__lifecycle *l = user;
   const json_t *obj = n ? n : o;
   if (kind == NW__K_NODECLAIM) {
-    l->aggregates_due = 1;
+    if (counts_changed(o, n))
+      l->aggregates_due = 1;
     mark_claim(l, nw__obj_name(obj));
   } else if (kind == NW__K_NODE) {
     /* A Node matters to the claim whose instance it is. */
