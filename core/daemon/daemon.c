@@ -46,9 +46,10 @@ typedef struct daemon_state {
   nw__disruption *disruption;
   uv_timer_t refresh_timer;
   int refreshing;
+  size_t stuck_jobs;    /* plugin calls still running at exit */
 } daemon_state;
 
-enum { PRICE_REFRESH_CHECK_MS = 60000 };
+enum { PRICE_REFRESH_CHECK_MS = 60000, DRAIN_MS = 30000 };
 
 /* Pricing plugins decide themselves when a refresh is due (12 h by
  * default); the daemon only offers them a worker every minute, so a
@@ -306,6 +307,31 @@ static int start_cluster_work(daemon_state *d) {
   return 0;
 }
 
+/* SIGTERM drains in-flight work: a provider call running on a worker
+ * (a launch, a delete) finishes and its result is handled before the
+ * plugins are unloaded under it.  Bounded, so a hung provider cannot hold
+ * the shutdown past what a pod's grace period would allow anyway. */
+static size_t jobs_running(const daemon_state *d) {
+  return nw__kube_env_jobs(d->kenv) + (size_t)d->refreshing;
+}
+
+static void drain_jobs(daemon_state *d) {
+  size_t n = jobs_running(d);
+  if (n == 0)
+    return;
+  NW_INFO("daemon", "waiting for %zu in-flight plugin call(s)", n);
+  uint64_t deadline = uv_now(d->loop) + DRAIN_MS;
+  while (jobs_running(d) > 0 && uv_now(d->loop) < deadline)
+    uv_run(d->loop, UV_RUN_ONCE);
+  n = jobs_running(d);
+  d->stuck_jobs = n;
+  if (n > 0)
+    NW_WARN("daemon", "%zu plugin call(s) still running after %d s; exiting "
+            "without unloading plugins", n, DRAIN_MS / 1000);
+  else
+    NW_INFO("daemon", "in-flight work drained");
+}
+
 static int run_loop(daemon_state *d) {
   uv_signal_init(d->loop, &d->sigterm);
   uv_signal_init(d->loop, &d->sigint);
@@ -318,6 +344,7 @@ static int run_loop(daemon_state *d) {
   if (start_cluster_work(d) == 0)
     uv_run(d->loop, UV_RUN_DEFAULT);
   controllers_stop(d);
+  drain_jobs(d);
   nw__kube_env_free(d->kenv);
   d->kenv = NULL;
   uv_timer_stop(&d->refresh_timer);
@@ -386,7 +413,10 @@ int nw__daemon_main(const char *config_path, const char *plugin_dir,
     uv_loop_close(d.loop);
   }
   nw__kube_config_free(d.kcfg);
-  nw__plugins_free(d.plugins);
+  /* A plugin call still running on a worker would jump into unmapped
+   * code: then the process exits with the plugins still loaded. */
+  if (!d.stuck_jobs)
+    nw__plugins_free(d.plugins);
   nw__config_free(d.cfg);
   free(d.config_path);
   return rc;

@@ -44,6 +44,7 @@ struct nw__kube_env {
   nw__kube_client *client;
   nw__kube_recorder *recorder;
   feed feeds[N_FEEDS];
+  size_t jobs;          /* submitted worker jobs whose done has not run */
   int n_synced;
   void (*on_synced)(void *user);
   void *user;
@@ -141,6 +142,7 @@ static void timer_stop(nw__env *env, nw__timer *t) {
 
 typedef struct job {
   uv_work_t req;
+  struct nw__kube_env *e;
   nw__timer_fn work;
   nw__timer_fn done;
   void *arg;
@@ -154,6 +156,7 @@ static void job_work(uv_work_t *req) {
 static void job_done(uv_work_t *req, int status) {
   job *j = req->data;
   (void)status;
+  j->e->jobs--;
   j->done(j->arg);
   free(j);
 }
@@ -162,6 +165,8 @@ static void submit(nw__env *env, nw__timer_fn work, nw__timer_fn done,
                    void *arg) {
   nw__kube_env *e = (nw__kube_env *)env;
   job *j = calloc(1, sizeof(*j));
+  j->e = e;
+  e->jobs++;
   j->work = work;
   j->done = done;
   j->arg = arg;
@@ -296,6 +301,8 @@ nw__kube_env *nw__kube_env_new(uv_loop_t *loop, nw__kube_client *client,
 }
 
 nw__env *nw__kube_env_env(nw__kube_env *e) { return &e->base; }
+
+size_t nw__kube_env_jobs(const nw__kube_env *e) { return e ? e->jobs : 0; }
 
 void nw__kube_env_free(nw__kube_env *e) {
   if (!e)

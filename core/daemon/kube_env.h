@@ -24,6 +24,10 @@ nw__kube_env *nw__kube_env_new(uv_loop_t *loop, nw__kube_client *client,
 /* The nw__env view of it (borrowed). */
 nw__env *nw__kube_env_env(nw__kube_env *e);
 /* Stops informers and frees; run the loop afterwards so handles close. */
+/* Worker jobs (env->ops->submit) submitted and not yet done: the daemon
+ * waits for them at shutdown, before plugins are unloaded. */
+size_t nw__kube_env_jobs(const nw__kube_env *e);
+
 void nw__kube_env_free(nw__kube_env *e);
 
 #endif

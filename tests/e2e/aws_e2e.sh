@@ -320,6 +320,20 @@ terms=$(proxy_stat requests TerminateInstances)
 log "TerminateInstances calls: $terms"
 check "the daemon is still healthy" curl -sf "http://127.0.0.1:$port/healthz"
 
+# SIGTERM in the middle of a launch: the daemon waits for the provider
+# call on its worker (the proxy holds the CreateFleet for 6 s) before it
+# unloads the plugins, then exits 0.
+held_before=$(proxy_stat injected delay:CreateFleet)
+proxy config '{"delay":{"CreateFleet":{"ms":6000,"count":1}}}'
+kubectl scale deployment $pool --replicas=1 >/dev/null
+check "a CreateFleet is in flight again" wait_for 90 held
+kill -TERM "$daemon_pid"
+wait "$daemon_pid"; daemon_rc=$?; daemon_pid=""
+check "SIGTERM mid-launch: the daemon exits 0 (rc $daemon_rc)" [ "$daemon_rc" -eq 0 ]
+check "SIGTERM mid-launch: it waited for the in-flight call" \
+  grep -q "waiting for 1 in-flight plugin call" "$work/daemon2.log"
+check "SIGTERM mid-launch: and drained it" grep -q "in-flight work drained" "$work/daemon2.log"
+
 log "daemon log tail:"; tail -n 15 "$work/daemon2.log"
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
