@@ -256,11 +256,8 @@ static void start_launch(nw__lifecycle *l, const json_t *claim, const char *name
   if (b->launching || env->ops->now_ms(env) < b->not_before_ms)
     return;
   nw__plugin *prov = nw__provider_for_obj(env->plugins, claim);
-  if (!prov) {
-    env->ops->event(env, claim, "Warning", "NoProvider",
-                    "no provider plugin serves this node class");
+  if (!prov)
     return;
-  }
   launch *w = calloc(1, sizeof(*w));
   w->l = l;
   w->name = strdup(name);
@@ -445,6 +442,12 @@ static int reconcile_claim(void *user, json_t *claim) {
   nw__env *env = l->env;
   const char *name = nw__obj_name(claim);
   if (!name || nw__obj_deleting(claim))
+    return 0;
+  /* A claim of a node class no loaded provider serves belongs to another
+   * autoscaler sharing the cluster (each serves its own node classes):
+   * registering it here would skip its own provider's registered() call,
+   * and its liveness is not ours to judge. */
+  if (!nw__provider_for_obj(env->plugins, claim))
     return 0;
   /* Initialized is the end of this controller's work on a claim. */
   if (is_true(claim, "Initialized")) {

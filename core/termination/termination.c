@@ -275,6 +275,10 @@ static int reconcile(void *user, json_t *claim) {
   nw__termination *t = user;
   if (!nw__obj_deleting(claim) || !nw__has_finalizer(claim, FINALIZER))
     return 0;
+  /* Another autoscaler's claim (no loaded provider serves its node class):
+   * releasing its finalizer here would leak its instance. */
+  if (!nw__provider_for_obj(t->env->plugins, claim))
+    return 0;
   term *x = term_get(t, nw__obj_name(claim));
   const char *pid = json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
   /* Held: tainting replaces the stored Node. */
