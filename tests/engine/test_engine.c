@@ -436,6 +436,40 @@ static void test_unregistered_claim_is_deleted(void) {
   world_free(&w);
 }
 
+/* A claim of a node class no loaded provider serves (another autoscaler's
+ * in a shared cluster) is left alone: not registered when its Node
+ * appears, not timed out, and its finalizer stays when it is deleted, so
+ * its own autoscaler can delete the instance. */
+static void test_foreign_claim_left_alone(void) {
+  world w;
+  world_init(&w);
+  json_t *claim = json_pack(
+      "{s:{s:s, s:{s:s}, s:[s], s:s}, s:{s:{s:s, s:s, s:s}}, "
+      "s:{s:s, s:[{s:s, s:s, s:s}]}}",
+      "metadata", "name", "foreign-1", "labels", "karpenter.sh/nodepool", "theirs",
+      "finalizers", "karpenter.sh/termination", "creationTimestamp", "2026-01-01T00:00:00Z",
+      "spec", "nodeClassRef", "group", "karpenter.k8s.aws", "kind", "EC2NodeClass",
+      "name", "default", "status", "providerID", "aws:///us-east-1a/i-0abc", "conditions",
+      "type", "Launched", "status", "True", "lastTransitionTime", "2026-01-01T00:00:00Z");
+  nw__store_put(w.store, NW__K_NODECLAIM, claim);
+  register_node(&w, claim, "theirs-1");
+  run(&w, 16 * 60 * 1000);
+  json_t *c = nw__store_get(w.store, NW__K_NODECLAIM, NULL, "foreign-1");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_PTR_NULL(nw__cond_status(c, "Registered"));
+  CU_ASSERT_EQUAL(w.events_registration_timeout, 0);
+  CU_ASSERT_TRUE(nw__has_taint(nw__store_get(w.store, NW__K_NODE, NULL, "theirs-1"),
+                               "karpenter.sh/unregistered"));
+  w.env->ops->remove(w.env, NW__K_NODECLAIM, NULL, "foreign-1", NULL, NULL);
+  run(&w, 60000);
+  c = nw__store_get(w.store, NW__K_NODECLAIM, NULL, "foreign-1");
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_TRUE(nw__obj_deleting(c));
+  CU_ASSERT_TRUE(nw__has_finalizer(c, "karpenter.sh/termination"));
+  CU_ASSERT_PTR_NOT_NULL(nw__store_get(w.store, NW__K_NODE, NULL, "theirs-1"));
+  world_free(&w);
+}
+
 NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
               {"template_change_drifts", test_template_change_drifts},
               {"unhealthy_node_is_repaired", test_unhealthy_node_is_repaired},
@@ -447,5 +481,6 @@ NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
               {"registration_initialization_and_termination",
                test_registration_initialization_and_termination},
               {"limits_stop_launches", test_limits_stop_launches},
-              {"unregistered_claim_is_deleted", test_unregistered_claim_is_deleted});
+              {"unregistered_claim_is_deleted", test_unregistered_claim_is_deleted},
+              {"foreign_claim_left_alone", test_foreign_claim_left_alone});
 NW_TEST_MAIN("engine", NULL, NULL);
