@@ -71,7 +71,8 @@ typedef int (*nw__store_visit_fn)(void *user, json_t *obj);
 size_t nw__store_foreach(const nw__store *s, nw__kind kind,
                          nw__store_visit_fn fn, void *user);
 
-/* Pods bound to a node (spec.nodeName), via an index. */
+/* Pods bound to a node (spec.nodeName).  A scan of every pod: callers
+ * wanting every node's pods make one pass themselves (the snapshot does). */
 size_t nw__store_pods_on_node(const nw__store *s, const char *node,
                               nw__store_visit_fn fn, void *user);
 

@@ -14,16 +14,13 @@ src=$2
 export KUBECONFIG=$3
 cluster_dir=$4
 work=$(mktemp -d /tmp/nw-aws-e2e-XXXXXX)
-passed=0 failed=0
 daemon_pid="" kubelets_pid=""
 cluster=awse2e$$
 pool=aws-e2e
 nodeclass=aws-e2e
 
-log() { printf '[aws-e2e %s] %s\n' "$(date +%T)" "$*"; }
-ok() { passed=$((passed + 1)); log "ok: $*"; }
-fail() { failed=$((failed + 1)); log "FAILED: $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+e2e_tag=aws-e2e
+. "$src/tests/e2e/lib.sh"
 
 endpoint=$(cat "$build/aws/endpoint" 2>/dev/null) || { log "no aws fixture ($build/aws/endpoint)"; exit 1; }
 py=$(cat "$build/aws/python" 2>/dev/null) || { log "no $build/aws/python (scripts/test-aws up)"; exit 1; }
@@ -57,14 +54,6 @@ trap cleanup EXIT
 trap "exit 1" INT TERM
 
 # Waits until "$@" succeeds, up to $timeout seconds.
-wait_for() {
-  local timeout=$1; shift
-  local end=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    (( SECONDS >= end )) && return 1
-    sleep 2
-  done
-}
 
 log "CRDs"
 kubectl apply -f "$src/configs/crds/" >/dev/null || { fail "CRDs apply"; exit 1; }

@@ -9,14 +9,11 @@ src=$2
 sock=$4
 export KUBECONFIG=$3
 work=$(mktemp -d /tmp/nw-e2e-XXXXXX)
-passed=0 failed=0
 daemon_pid=""
 cluster=e2e$$
 
-log() { printf '[e2e %s] %s\n' "$(date +%T)" "$*"; }
-ok() { passed=$((passed + 1)); log "ok: $*"; }
-fail() { failed=$((failed + 1)); log "FAILED: $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+e2e_tag=e2e
+. "$src/tests/e2e/lib.sh"
 
 cleanup() {
   [[ -n "$daemon_pid" ]] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
@@ -39,14 +36,6 @@ trap cleanup EXIT
 trap "exit 1" INT TERM
 
 # Waits until "$@" succeeds, up to $timeout seconds.
-wait_for() {
-  local timeout=$1; shift
-  local end=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    (( SECONDS >= end )) && return 1
-    sleep 2
-  done
-}
 
 docker_api() { curl -s --unix-socket "$sock" "http://d$1"; }
 
