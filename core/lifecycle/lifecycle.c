@@ -250,13 +250,12 @@ static const json_t *node_class_of(nw__env *env, const json_t *claim) {
   return n ? nw__store_get(env->store, NW__K_NODECLASS, NULL, n) : NULL;
 }
 
-static void start_launch(nw__lifecycle *l, const json_t *claim, const char *name) {
+/* prov: the provider serving the claim's node class (borrowed). */
+static void start_launch(nw__lifecycle *l, nw__plugin *prov, const json_t *claim,
+                         const char *name) {
   nw__env *env = l->env;
   busy *b = busy_get(l, name);
   if (b->launching || env->ops->now_ms(env) < b->not_before_ms)
-    return;
-  nw__plugin *prov = nw__provider_for_obj(env->plugins, claim);
-  if (!prov)
     return;
   launch *w = calloc(1, sizeof(*w));
   w->l = l;
@@ -447,7 +446,8 @@ static int reconcile_claim(void *user, json_t *claim) {
    * autoscaler sharing the cluster (each serves its own node classes):
    * registering it here would skip its own provider's registered() call,
    * and its liveness is not ours to judge. */
-  if (!nw__provider_for_obj(env->plugins, claim))
+  nw__plugin *prov = nw__provider_for_obj(env->plugins, claim);
+  if (!prov)
     return 0;
   /* Initialized is the end of this controller's work on a claim. */
   if (is_true(claim, "Initialized")) {
@@ -465,7 +465,7 @@ static int reconcile_claim(void *user, json_t *claim) {
       nw__metric_add("nodeclaims_terminated_total", "reason=liveness", 1);
       return 0;
     }
-    start_launch(l, claim, name);
+    start_launch(l, prov, claim, name);
     return 0;
   }
   /* The entry stays until the store shows Registered: it remembers that

@@ -235,13 +235,9 @@ static void delete_done(void *arg) {
   release(t);
 }
 
-static void start_delete(nw__termination *t, term *x, const json_t *claim,
+/* prov: the provider serving the claim's node class (borrowed). */
+static void start_delete(nw__termination *t, term *x, nw__plugin *prov,
                          const char *pid) {
-  nw__plugin *prov = nw__provider_for_obj(t->env->plugins, claim);
-  if (!prov) {
-    x->instance_gone = 1;
-    return;
-  }
   del_job *j = calloc(1, sizeof(*j));
   j->t = t;
   j->claim = strdup(x->name);
@@ -268,8 +264,8 @@ static void finish(nw__termination *t, json_t *claim, const json_t *node) {
   json_decref(patch);
 }
 
-static int reconcile_instance(nw__termination *t, term *x, json_t *claim,
-                              const char *pid, json_t *node);
+static int reconcile_instance(nw__termination *t, term *x, nw__plugin *prov,
+                              json_t *claim, const char *pid, json_t *node);
 
 static int reconcile(void *user, json_t *claim) {
   nw__termination *t = user;
@@ -277,7 +273,8 @@ static int reconcile(void *user, json_t *claim) {
     return 0;
   /* Another autoscaler's claim (no loaded provider serves its node class):
    * releasing its finalizer here would leak its instance. */
-  if (!nw__provider_for_obj(t->env->plugins, claim))
+  nw__plugin *prov = nw__provider_for_obj(t->env->plugins, claim);
+  if (!prov)
     return 0;
   term *x = term_get(t, nw__obj_name(claim));
   const char *pid = json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
@@ -289,20 +286,20 @@ static int reconcile(void *user, json_t *claim) {
     busy = drain_node(t, x, claim, node) > 0;
   }
   if (!busy)
-    busy = reconcile_instance(t, x, claim, pid, node);
+    busy = reconcile_instance(t, x, prov, claim, pid, node);
   json_decref(node);
   return 0;
 }
 
 /* After the drain: the instance, then the Node and the finalizer.
  * Returns non-zero while waiting. */
-static int reconcile_instance(nw__termination *t, term *x, json_t *claim,
-                              const char *pid, json_t *node) {
+static int reconcile_instance(nw__termination *t, term *x, nw__plugin *prov,
+                              json_t *claim, const char *pid, json_t *node) {
   if (!pid || !*pid)
     x->instance_gone = 1;
   if (!x->instance_gone) {
     if (!x->deleting_instance)
-      start_delete(t, x, claim, pid);
+      start_delete(t, x, prov, pid);
     return 1;
   }
   finish(t, claim, node);

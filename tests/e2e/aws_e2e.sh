@@ -93,17 +93,14 @@ metrics: {listen: "127.0.0.1:$port"}
 leaderElection: {enabled: true, namespace: kube-system, name: nodewright-$cluster}
 YAML
 
-"$build/bin/nodewright" run --config "$work/nodewright.yaml" --check >"$work/check.log" 2>&1
-check "config and plugins validate (--check)" grep -q "configuration valid; 3 of 3" "$work/check.log"
+check_config 3
 
-"$build/bin/nodewright" run --config "$work/nodewright.yaml" >"$work/daemon.log" 2>&1 &
-daemon_pid=$!
+start_daemon daemon.log
 # Not through the helper function: a backgrounded function is a subshell,
 # and killing it would leave python running.
 "$py" "$src/tests/aws/e2e_helper.py" kubelets "$cluster" "$selector" 2>"$work/kubelets.log" &
 kubelets_pid=$!
-check "health endpoint answers" wait_for 30 curl -sf "http://127.0.0.1:$port/healthz"
-check "ready once caches synced" wait_for 60 curl -sf "http://127.0.0.1:$port/readyz"
+check_serving
 
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: karpenter.k8s.aws/v1
@@ -280,8 +277,7 @@ check "a CreateFleet is in flight (held by the proxy)" wait_for 60 held
 kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null
 log "daemon killed mid-launch"
 sleep 9
-"$build/bin/nodewright" run --config "$work/nodewright.yaml" >"$work/daemon2.log" 2>&1 &
-daemon_pid=$!
+start_daemon daemon2.log
 replicas=$(kubectl get deployment $pool -o jsonpath='{.spec.replicas}')
 check "$replicas replicas Running after kill -9 mid-launch and restart" wait_for 300 running "$replicas"
 check "every claim Initialized after the restart" wait_for 120 all_initialized

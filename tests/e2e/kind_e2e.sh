@@ -76,13 +76,10 @@ metrics: {listen: "127.0.0.1:$port"}
 leaderElection: {enabled: true, namespace: kube-system, name: nodewright-$cluster}
 YAML
 
-"$build/bin/nodewright" run --config "$work/nodewright.yaml" --check >"$work/check.log" 2>&1
-check "config and plugins validate (--check)" grep -q "configuration valid; 2 of 2" "$work/check.log"
+check_config 2
 
-"$build/bin/nodewright" run --config "$work/nodewright.yaml" >"$work/daemon.log" 2>&1 &
-daemon_pid=$!
-check "health endpoint answers" wait_for 30 curl -sf "http://127.0.0.1:$port/healthz"
-check "ready once caches synced" wait_for 60 curl -sf "http://127.0.0.1:$port/readyz"
+start_daemon daemon.log
+check_serving
 
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: nodewright.dev/v1alpha1
@@ -203,8 +200,7 @@ check "metrics count every claim created/launched/registered/initialized, schedu
 kubectl scale deployment kong --replicas=24 >/dev/null
 wait_for 30 claims_more_than "$claims"
 kill -9 "$daemon_pid"; wait "$daemon_pid" 2>/dev/null
-"$build/bin/nodewright" run --config "$work/nodewright.yaml" >"$work/daemon2.log" 2>&1 &
-daemon_pid=$!
+start_daemon daemon2.log
 check "24 replicas Running after kill -9 mid-launch and restart" wait_for 240 running 24
 claims=$(kubectl get nodeclaims -l karpenter.sh/nodepool=kong-e2e -o name | wc -l)
 ncont=$(docker_api "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.x-k8s.kind.cluster%3D$cluster%22%5D%7D" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')

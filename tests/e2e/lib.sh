@@ -19,3 +19,22 @@ wait_for() {
     sleep 2
   done
 }
+
+# The daemon under test, run as a user would on $work/nodewright.yaml
+# ($build, $work and $port come from the sourcing script).
+#   check_config N     --check validates the config and loads N plugins
+#   start_daemon LOG   `nodewright run` in the background, output in
+#                      $work/LOG; sets daemon_pid
+#   check_serving      the health and ready endpoints answer on $port
+check_config() {
+  "$build/bin/nodewright" run --config "$work/nodewright.yaml" --check >"$work/check.log" 2>&1
+  check "config and plugins validate (--check)" grep -q "configuration valid; $1 of $1" "$work/check.log"
+}
+start_daemon() {
+  "$build/bin/nodewright" run --config "$work/nodewright.yaml" >"$work/$1" 2>&1 &
+  daemon_pid=$!
+}
+check_serving() {
+  check "health endpoint answers" wait_for 30 curl -sf "http://127.0.0.1:$port/healthz"
+  check "ready once caches synced" wait_for 60 curl -sf "http://127.0.0.1:$port/readyz"
+}

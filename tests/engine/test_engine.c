@@ -165,6 +165,17 @@ static void bind(world *w, const char *pod, const char *node) {
   nw__store_put(w->store, NW__K_POD, p);
 }
 
+/* One pending pod, run for ms: the one claim made for it (borrowed from
+ * the store) and its name in claim_name. */
+static json_t *one_claim(world *w, int64_t ms, char *claim_name, size_t len) {
+  add_pending_pod(w, "gw-0", "1500m", "3Gi");
+  run(w, ms);
+  claims c = list_claims(w);
+  CU_ASSERT_EQUAL_FATAL(c.n, 1);
+  snprintf(claim_name, len, "%s", nw__obj_name(c.items[0]));
+  return c.items[0];
+}
+
 static void test_batch_waits_for_idle_window(void) {
   world w;
   world_init(&w);
@@ -220,14 +231,8 @@ static void test_registration_initialization_and_termination(void) {
   world w;
   world_init(&w);
   add_nodepool(&w, NULL);
-  add_pending_pod(&w, "gw-0", "1500m", "3Gi");
-  run(&w, 3000);
-  claims c = list_claims(&w);
-  CU_ASSERT_EQUAL_FATAL(c.n, 1);
-  const char *name = nw__obj_name(c.items[0]);
   char claim_name[128];
-  snprintf(claim_name, sizeof(claim_name), "%s", name);
-  register_node(&w, c.items[0], "node-1");
+  register_node(&w, one_claim(&w, 3000, claim_name, sizeof(claim_name)), "node-1");
   run(&w, 1000);
   json_t *claim = nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name);
   json_t *node = nw__store_get(w.store, NW__K_NODE, NULL, "node-1");
@@ -281,12 +286,7 @@ static void test_limits_stop_launches(void) {
 
 /* One pod, launched, registered and bound: returns the claim's name. */
 static void one_running_node(world *w, char *claim_name, size_t len) {
-  add_pending_pod(w, "gw-0", "1500m", "3Gi");
-  run(w, 3000);
-  claims c = list_claims(w);
-  CU_ASSERT_EQUAL_FATAL(c.n, 1);
-  snprintf(claim_name, len, "%s", nw__obj_name(c.items[0]));
-  register_node(w, c.items[0], "node-1");
+  register_node(w, one_claim(w, 3000, claim_name, len), "node-1");
   run(w, 1000);
   bind(w, "gw-0", "node-1");
   run(w, 1000);
@@ -407,13 +407,9 @@ static void test_unregistered_claim_is_deleted(void) {
   world w;
   world_init(&w);
   add_nodepool(&w, NULL);
-  add_pending_pod(&w, "gw-0", "1500m", "3Gi");
-  run(&w, 20000);
-  claims c = list_claims(&w);
-  CU_ASSERT_EQUAL_FATAL(c.n, 1);
   char claim_name[128];
-  snprintf(claim_name, sizeof(claim_name), "%s", nw__obj_name(c.items[0]));
-  CU_ASSERT_STRING_EQUAL(nw__cond_status(c.items[0], "Launched"), "True");
+  json_t *first = one_claim(&w, 20000, claim_name, sizeof(claim_name));
+  CU_ASSERT_STRING_EQUAL(nw__cond_status(first, "Launched"), "True");
   json_t *np = nw__store_get(w.store, NW__K_NODEPOOL, NULL, "kong");
   CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(np, "status"), "nodes")), 1);
   run(&w, 13 * 60 * 1000);
@@ -427,7 +423,7 @@ static void test_unregistered_claim_is_deleted(void) {
    * the pool's status counts the live claims, not the gone one. */
   run(&w, 30000);
   CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name));
-  c = list_claims(&w);
+  claims c = list_claims(&w);
   json_int_t live = 0;
   for (int i = 0; i < c.n; i++)
     live += !nw__obj_deleting(c.items[i]);
