@@ -428,7 +428,10 @@ static void attach_pods(taker *t) {
     all[at[b[i].node]++] = b[i].pod;
 }
 
-static nw__sched_node *push_node(taker *t, json_t *claim) {
+/* Appends a node and its claim's private copy; *facts (optional) gets the
+ * claim's facts, NULL without a claim. */
+static nw__sched_node *push_node(taker *t, json_t *claim,
+                                 const nw__claim_facts **facts) {
   nw__sched_node *n = grow_push(t->s->arena, &t->nodes);
   json_t **c = grow_push(t->s->arena, &t->claims);
   const nw__claim_facts **f = grow_push(t->s->arena, &t->facts);
@@ -437,6 +440,8 @@ static nw__sched_node *push_node(taker *t, json_t *claim) {
   memset(n, 0, sizeof(*n));
   *f = NULL;
   *c = claim ? claim_copy(t, claim, f) : NULL;
+  if (facts)
+    *facts = *f;
   return n;
 }
 
@@ -452,10 +457,16 @@ static int add_node(void *user, json_t *obj) {
                       ? nw__store_by_provider_id(t->env->store, NW__K_NODECLAIM,
                                                  node->provider_id)
                       : NULL;
-  nw__sched_node *n = push_node(t, claim);
+  const nw__claim_facts *f;
+  nw__sched_node *n = push_node(t, claim, &f);
   if (!n)
     return 1;
   n->node = node;
+  /* A Node whose claim is not Initialized yet is still coming up: its
+   * not-ready and startup taints go away, and pods planned onto it must
+   * not cause a second launch (Karpenter uses the claim's taints until
+   * the node is initialized). */
+  n->in_flight = f && !f->initialized && !f->deleting;
   json_object_set_new(t->node_index, node->name,
                       json_integer((json_int_t)(t->nodes.n - 1)));
   n->nodepool = nw__labels_get(&node->labels, "karpenter.sh/nodepool");
@@ -497,7 +508,7 @@ static int add_inflight_claim(void *user, json_t *claim) {
     node->allocatable = c->requests;
   node->capacity = node->allocatable;
   node->ready = 1;
-  nw__sched_node *sn = push_node(t, claim);
+  nw__sched_node *sn = push_node(t, claim, NULL);
   if (!sn)
     return 1;
   sn->node = node;

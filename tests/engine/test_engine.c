@@ -466,6 +466,35 @@ static void test_foreign_claim_left_alone(void) {
   world_free(&w);
 }
 
+/* A claim whose Node has registered but is not Ready yet (the kubelet's
+ * not-ready taint still on it) is still the capacity it was launched as:
+ * a pod that fits there causes no second launch.  Karpenter plans onto an
+ * uninitialized node with its claim's taints for the same reason. */
+static void test_registered_uninitialized_node_counts(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  char claim_name[128];
+  register_node(&w, one_claim(&w, 3000, claim_name, sizeof(claim_name)), "node-1");
+  json_t *node = json_deep_copy(nw__store_get(w.store, NW__K_NODE, NULL, "node-1"));
+  json_object_set_new(json_object_get(node, "spec"), "taints",
+                      json_pack("[{s:s, s:s}]", "key", "node.kubernetes.io/not-ready",
+                                "effect", "NoSchedule"));
+  json_object_set_new(json_object_get(node, "status"), "conditions",
+                      json_pack("[{s:s, s:s}]", "type", "Ready", "status", "False"));
+  nw__store_put(w.store, NW__K_NODE, node);
+  run(&w, 1000);
+  json_t *claim = nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name);
+  CU_ASSERT_STRING_EQUAL(nw__cond_status(claim, "Registered"), "True");
+  const char *initialized = nw__cond_status(claim, "Initialized");
+  CU_ASSERT_TRUE(initialized == NULL || strcmp(initialized, "True") != 0);
+  add_pending_pod(&w, "gw-1", "1500m", "3Gi");
+  run(&w, 15000);
+  CU_ASSERT_EQUAL(list_claims(&w).n, 1);
+  CU_ASSERT_EQUAL(w.events_launched, 1);
+  world_free(&w);
+}
+
 NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
               {"template_change_drifts", test_template_change_drifts},
               {"unhealthy_node_is_repaired", test_unhealthy_node_is_repaired},
@@ -477,6 +506,8 @@ NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
               {"registration_initialization_and_termination",
                test_registration_initialization_and_termination},
               {"limits_stop_launches", test_limits_stop_launches},
+              {"registered_uninitialized_node_counts",
+               test_registered_uninitialized_node_counts},
               {"unregistered_claim_is_deleted", test_unregistered_claim_is_deleted},
               {"foreign_claim_left_alone", test_foreign_claim_left_alone});
 NW_TEST_MAIN("engine", NULL, NULL);
