@@ -2578,8 +2578,10 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
     classify(&v, &v.pods[i]);
   /* The queue sorts; remember which compiled pod is which output. */
   compute_eff(&v);
-  qsort_r(v.pods, total, sizeof(*v.pods), cmp_spod, v.weights);
-  interleave(&v);
+  if (!opts || !opts->keep_order) {
+    qsort_r(v.pods, total, sizeof(*v.pods), cmp_spod, v.weights);
+    interleave(&v);
+  }
   run_queue(&v);
 
   nw__sched_result *res = nw__arena_alloc(arena, sizeof(*res));

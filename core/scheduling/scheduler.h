@@ -134,6 +134,11 @@ typedef struct nw__sched_opts {
    * need more are reported unschedulable.  Consolidation sets 1 or 2. */
   size_t max_new_claims;
   size_t max_options;                /* 0 = 60 */
+  /* Place the pods in the caller's order instead of largest first.  The
+   * kube-scheduler takes pods from its queue (priority, then arrival), not
+   * by size: a simulated kube-scheduler that packed largest first, ties by
+   * name, would give freed room to the same workloads every time. */
+  int keep_order;
 } nw__sched_opts;
 
 typedef enum nw__place_kind {

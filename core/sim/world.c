@@ -547,7 +547,16 @@ static void mark_unschedulable(nw__world *w, spod *p, const char *why) {
   json_decref(st);
 }
 
-/* Pods waiting for a node, in creation order. */
+/* The kube-scheduler's queue order: higher priority first, then the
+ * earlier arrival. */
+static int queue_cmp(const void *a, const void *b) {
+  const spod *x = *(spod *const *)a, *y = *(spod *const *)b;
+  if (x->pod.priority != y->pod.priority)
+    return x->pod.priority > y->pod.priority ? -1 : 1;
+  return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+/* Pods waiting for a node, in the kube-scheduler's queue order. */
 static size_t collect_pending(nw__world *w, spod ***out) {
   size_t n = 0, cap = 0;
   spod **v = NULL;
@@ -560,6 +569,8 @@ static size_t collect_pending(nw__world *w, spod ***out) {
       v[n++] = ws->pods[k];
     }
   }
+  if (n > 1)
+    qsort(v, n, sizeof(*v), queue_cmp);
   *out = v;
   return n;
 }
@@ -638,6 +649,7 @@ static void schedule_pass(nw__world *w) {
   nw__scheduler *s = nw__scheduler_new(&in, &err);
   nw__sched_opts opts = {0};
   opts.no_new_claims = 1;
+  opts.keep_order = 1;
   nw__sched_result *r =
       s ? nw__scheduler_solve(s, pp, n_pending, &opts, a, &err) : NULL;
   for (size_t i = 0; r && i < r->n_placements; i++) {
