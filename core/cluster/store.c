@@ -309,10 +309,11 @@ int nw__store_remove(nw__store *s, nw__kind kind, const char *ns,
   free(e->pid);
   *e = (entry){NULL, NULL, NULL, NULL};
   t->live--;
+  /* The index keeps pointing at the tombstone: find() skips it and probes
+   * on, and the slot is not reused before compaction rebuilds the index,
+   * so a removal need not rebuild it (that made each removal O(n)). */
   if (t->live * 2 < t->len)
     compact(t);
-  else
-    rebuild_index(t, t->index_cap);
   notify(s, kind, old, NULL);
   json_decref(old);
   return 0;

@@ -242,6 +242,14 @@ static json_t *metadata_of(json_t *obj) {
   return md;
 }
 
+/* Gives obj a metadata of its own (a shallow copy) when it may share it
+ * with a stored object, so that setting fields in it changes only obj. */
+static void own_metadata(json_t *obj) {
+  json_t *md = json_object_get(obj, "metadata");
+  if (json_is_object(md))
+    json_object_set_new(obj, "metadata", json_copy(md));
+}
+
 static void bump_version(nw__venv *v, json_t *obj) {
   char buf[24];
   snprintf(buf, sizeof(buf), "%llu", (unsigned long long)++v->rv);
@@ -295,7 +303,11 @@ static void api_create(nw__env *env, nw__kind kind, const json_t *obj,
 json_t *nw__merge_patch(const json_t *target, const json_t *patch) {
   if (!json_is_object(patch))
     return json_deep_copy(patch);
-  json_t *out = json_is_object(target) ? json_deep_copy(target) : json_object();
+  /* Only the objects on the patch's paths are copied; the rest is shared
+   * with the target, which is safe because stored objects never change
+   * (store.h) and cheap where a patch sets one field of a large object. */
+  json_t *out = json_is_object(target) ? json_copy((json_t *)target)
+                                       : json_object();
   const char *key;
   json_t *value;
   json_object_foreach((json_t *)patch, key, value) {
@@ -325,21 +337,24 @@ static void api_patch(nw__env *env, nw__kind kind, const char *ns,
     return;
   }
   /* A status subresource: status patches change only status, other
-   * patches never change it. */
-  json_t *p = json_deep_copy(merge_patch);
+   * patches never change it.  The caller's patch is only read: what is
+   * dropped from it is dropped from shallow copies. */
+  json_t *p;
   if (status) {
-    json_t *st = json_object_get(p, "status");
-    json_t *only = json_object();
+    json_t *st = json_object_get(merge_patch, "status");
+    p = json_object();
     if (st)
-      json_object_set(only, "status", st);
-    json_decref(p);
-    p = only;
+      json_object_set(p, "status", st);
   } else {
+    p = json_is_object(merge_patch) ? json_copy((json_t *)merge_patch)
+                                    : json_object();
     json_object_del(p, "status");
   }
   /* Identity fields never change through a patch. */
   json_t *pmd = json_object_get(p, "metadata");
   if (json_is_object(pmd)) {
+    pmd = json_copy(pmd);
+    json_object_set_new(p, "metadata", pmd);
     json_object_del(pmd, "name");
     json_object_del(pmd, "namespace");
     json_object_del(pmd, "uid");
@@ -348,6 +363,7 @@ static void api_patch(nw__env *env, nw__kind kind, const char *ns,
   }
   json_t *next = nw__merge_patch(cur, p);
   json_decref(p);
+  own_metadata(next);
   bump_version(v, next);
   bury(v, cur);
   if (nw__obj_deleting(next) && finalizers_empty(next)) {
@@ -380,7 +396,9 @@ static void api_remove(nw__env *env, nw__kind kind, const char *ns,
     answer(v, done, arg, NW_OK, json_incref(cur), NULL);
     return;
   }
-  json_t *next = json_deep_copy(cur);
+  /* Shares all but the metadata with cur, which stays unchanged. */
+  json_t *next = json_copy(cur);
+  own_metadata(next);
   char buf[32];
   nw__rfc3339(v->now, buf, sizeof(buf));
   json_object_set_new(metadata_of(next), "deletionTimestamp",
