@@ -2585,7 +2585,7 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
   run_queue(&v);
 
   nw__sched_result *res = nw__arena_alloc(arena, sizeof(*res));
-  for (size_t i = 0; i < total; i++)
+  for (size_t i = 0; i < total && !(opts && opts->no_errors); i++)
     if (v.pods[i].kind == NW__PLACE_NONE)
       collect_errors(&v, &v.pods[i], &pl[v.pods[i].out]);
   nw__sched_claim *claims = nw__arena_alloc(arena, (v.n_claims + 1) *

@@ -139,6 +139,10 @@ typedef struct nw__sched_opts {
    * by size: a simulated kube-scheduler that packed largest first, ties by
    * name, would give freed room to the same workloads every time. */
   int keep_order;
+  /* Leave the unschedulable pods' error NULL: working out why a pod fits
+   * nowhere places it once more, wasted on a caller that has reported it
+   * already. */
+  int no_errors;
 } nw__sched_opts;
 
 typedef enum nw__place_kind {
@@ -152,7 +156,8 @@ typedef struct nw__sched_placement {
   nw__place_kind kind;
   size_t index;
   /* For NONE: why, per pool, worded like Karpenter's events
-   * ('incompatible with nodepool "x", ...; ...').  NULL otherwise. */
+   * ('incompatible with nodepool "x", ...; ...').  NULL otherwise,
+   * and with no_errors. */
   const char *error;
 } nw__sched_placement;
 

@@ -38,6 +38,7 @@ typedef struct spod {
   snode *node;
   size_t node_slot;
   size_t wl_slot;
+  size_t pending_slot;     /* index in w->pending, or NO_SLOT */
   uint64_t seq;            /* creation order */
   nw__pod pod;             /* template's decode with this pod's identity */
 } spod;
@@ -108,6 +109,10 @@ struct nw__world {
   size_t n_dss;
   spod **orphans;
   size_t n_orphans, cap_orphans;
+  /* Workload pods without a node, in no particular order: the
+   * kube-scheduler's pass looks at these rather than at every pod. */
+  spod **pending;
+  size_t n_pending, cap_pending;
   uint64_t pod_seq;
   uint64_t node_seq;
 
@@ -131,6 +136,8 @@ struct nw__world {
   size_t pod_events;
   json_t *nominated;       /* claim name -> {pod key: true} nominated */
 };
+
+#define NO_SLOT SIZE_MAX
 
 #define GROW(arr, n, cap)                                                     \
   do {                                                                        \
@@ -188,6 +195,21 @@ static void node_detach(spod *p) {
   n->pods[p->node_slot] = last;
   last->node_slot = p->node_slot;
   p->node = NULL;
+}
+
+static void pending_add(nw__world *w, spod *p) {
+  GROW(w->pending, w->n_pending, w->cap_pending);
+  p->pending_slot = w->n_pending;
+  w->pending[w->n_pending++] = p;
+}
+
+static void pending_drop(nw__world *w, spod *p) {
+  if (p->pending_slot == NO_SLOT)
+    return;
+  spod *last = w->pending[--w->n_pending];
+  w->pending[p->pending_slot] = last;
+  last->pending_slot = p->pending_slot;
+  p->pending_slot = NO_SLOT;
 }
 
 static const char *node_label(const snode *n, const char *key) {
@@ -327,6 +349,8 @@ static void node_removed(nw__world *w, const char *name) {
   while (n->n_pods > 0) {
     spod *p = n->pods[n->n_pods - 1];
     node_detach(p);
+    if (p->wl >= 0)
+      pending_add(w, p);
     GROW(w->orphans, w->n_orphans, w->cap_orphans);
     w->orphans[w->n_orphans++] = p;
   }
@@ -350,6 +374,7 @@ static void node_removed(nw__world *w, const char *name) {
 
 static void pod_forget(nw__world *w, spod *p) {
   node_detach(p);
+  pending_drop(w, p);
   if (p->wl >= 0) {
     wstate *ws = &w->wls[p->wl];
     spod *last = ws->pods[--ws->n_pods];
@@ -409,6 +434,7 @@ static spod *pod_new(nw__world *w, const nw__pod *tmpl, const char *name,
   p->ns = ns;
   p->wl = -1;
   p->ds = -1;
+  p->pending_slot = NO_SLOT;
   p->created_ms = now(w);
   p->bound_ms = -1;
   p->seq = w->pod_seq++;
@@ -450,6 +476,7 @@ static void workload_add_pod(nw__world *w, size_t i) {
   GROW(ws->pods, ws->n_pods, ws->cap_pods);
   p->wl_slot = ws->n_pods;
   ws->pods[ws->n_pods++] = p;
+  pending_add(w, p);
   char owner[256];
   snprintf(owner, sizeof(owner), "%s-rs", ws->spec->name);
   json_t *obj = pod_object(ws->spec->pod_template, name, ws->spec->namespace_,
@@ -517,6 +544,7 @@ static void bind(nw__world *w, spod *p, snode *n) {
                      NULL);
   json_decref(st);
   node_attach(n, p);
+  pending_drop(w, p);
   p->pod.node_name = n->name;
   p->bound_ms = now(w);
   GROW(w->pending_s, w->n_pending_s, w->cap_pending_s);
@@ -558,17 +586,11 @@ static int queue_cmp(const void *a, const void *b) {
 
 /* Pods waiting for a node, in the kube-scheduler's queue order. */
 static size_t collect_pending(nw__world *w, spod ***out) {
-  size_t n = 0, cap = 0;
-  spod **v = NULL;
-  for (size_t i = 0; i < w->sc->n_workloads; i++) {
-    wstate *ws = &w->wls[i];
-    for (size_t k = 0; k < ws->n_pods; k++) {
-      if (ws->pods[k]->node)
-        continue;
-      GROW(v, n, cap);
-      v[n++] = ws->pods[k];
-    }
-  }
+  size_t n = w->n_pending;
+  spod **v = malloc((n + 1) * sizeof(*v));
+  if (!v)
+    abort();
+  memcpy(v, w->pending, n * sizeof(*v));
   if (n > 1)
     qsort(v, n, sizeof(*v), queue_cmp);
   *out = v;
@@ -650,6 +672,10 @@ static void schedule_pass(nw__world *w) {
   nw__sched_opts opts = {0};
   opts.no_new_claims = 1;
   opts.keep_order = 1;
+  /* Only the first failure of a pod is reported (mark_unschedulable). */
+  opts.no_errors = 1;
+  for (size_t i = 0; i < n_pending && opts.no_errors; i++)
+    opts.no_errors = pending[i]->unsched_marked;
   nw__sched_result *r =
       s ? nw__scheduler_solve(s, pp, n_pending, &opts, a, &err) : NULL;
   for (size_t i = 0; r && i < r->n_placements; i++) {
@@ -1425,6 +1451,7 @@ void nw__world_free(nw__world *w) {
   free(w->history);
   free(w->nodes);
   free(w->orphans);
+  free(w->pending);
   free(w->pending_s);
   free(w->wls);
   free(w->dss);
