@@ -449,13 +449,17 @@ static spod *pod_new(nw__world *w, const nw__pod *tmpl, const char *name,
 }
 
 /* The Pod object of a template: metadata from the template plus identity
- * and owner, the template's spec, status Pending. */
+ * and owner, the template's spec, status Pending.  It shares all but its
+ * top level and metadata with the template (create copies it), so callers
+ * change only those. */
 static json_t *pod_object(const json_t *tmpl, const char *name, const char *ns,
                           const char *owner_kind, const char *owner) {
-  json_t *obj = json_deep_copy(tmpl);
+  json_t *obj = json_copy((json_t *)tmpl);
   json_object_set_new(obj, "apiVersion", json_string("v1"));
   json_object_set_new(obj, "kind", json_string("Pod"));
   json_t *md = json_object_get(obj, "metadata");
+  md = json_is_object(md) ? json_copy(md) : json_object();
+  json_object_set_new(obj, "metadata", md);
   json_object_set_new(md, "name", json_string(name));
   json_object_set_new(md, "namespace", json_string(ns));
   json_object_set_new(md, "ownerReferences",
@@ -497,6 +501,30 @@ static int victim_cmp(const void *a, const void *b) {
   return x->seq < y->seq ? 1 : (x->seq > y->seq ? -1 : 0);
 }
 
+/* Writes the first k (at most n) of pods (n of them) in victim order to
+ * out (room for n).  A scale-down usually deletes a few pods of many:
+ * keeping the k best in order costs O(n k), not a sort of all. */
+static void first_victims(spod *const *pods, size_t n, size_t k,
+                          spod **out) {
+  if (k == 0)
+    return;
+  if (k > 32) {
+    memcpy(out, pods, n * sizeof(*out));
+    qsort(out, n, sizeof(*out), victim_cmp);
+    return;
+  }
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++) {
+    spod *p = pods[i];
+    if (len == k && victim_cmp(&p, &out[len - 1]) >= 0)
+      continue;
+    size_t j = len < k ? len++ : len - 1;
+    for (; j > 0 && victim_cmp(&p, &out[j - 1]) < 0; j--)
+      out[j] = out[j - 1];
+    out[j] = p;
+  }
+}
+
 static void workload_reconcile(nw__world *w, size_t i) {
   wstate *ws = &w->wls[i];
   while ((int32_t)ws->n_pods < ws->desired)
@@ -505,8 +533,7 @@ static void workload_reconcile(nw__world *w, size_t i) {
     return;
   size_t extra = ws->n_pods - (size_t)ws->desired;
   spod **v = malloc(ws->n_pods * sizeof(*v));
-  memcpy(v, ws->pods, ws->n_pods * sizeof(*v));
-  qsort(v, ws->n_pods, sizeof(*v), victim_cmp);
+  first_victims(ws->pods, ws->n_pods, extra, v);
   char **names = malloc(extra * sizeof(*names));
   for (size_t k = 0; k < extra; k++)
     names[k] = strdup(v[k]->name);
@@ -754,8 +781,9 @@ static void daemonsets_reconcile(nw__world *w) {
       json_t *obj = pod_object(
           json_object_get(json_object_get(ds->obj, "spec"), "template"), name,
           ds->ns, "DaemonSet", ds->name);
-      json_object_set_new(json_object_get(obj, "spec"), "nodeName",
-                          json_string(n->name));
+      json_t *spec = json_copy(json_object_get(obj, "spec"));
+      json_object_set_new(spec, "nodeName", json_string(n->name));
+      json_object_set_new(obj, "spec", spec);
       json_object_set_new(obj, "status",
                           json_pack("{s:s}", "phase", "Running"));
       w->env->ops->create(w->env, NW__K_POD, obj, ignore_done, NULL);
