@@ -130,6 +130,7 @@ struct nw__world {
   double *pending_s;       /* pending durations of bound pods */
   size_t n_pending_s, cap_pending_s;
   size_t pods_created;
+  size_t live_nodes;       /* history entries still open */
   size_t peak_nodes;
   json_t *samples;
   json_t *decisions;
@@ -305,11 +306,8 @@ static void history_open(nw__world *w, snode *n) {
   n->hist = w->n_history++;
   if (h->nodepool)
     note_joined(w, n, h);
-  size_t live = 0;
-  for (size_t i = 0; i < w->n_history; i++)
-    live += w->history[i].end_ms < 0;
-  if (live > w->peak_nodes)
-    w->peak_nodes = live;
+  if (++w->live_nodes > w->peak_nodes)
+    w->peak_nodes = w->live_nodes;
 }
 
 static void node_added(nw__world *w, const json_t *obj) {
@@ -356,6 +354,7 @@ static void node_removed(nw__world *w, const char *name) {
   }
   node_life *h = &w->history[n->hist];
   h->end_ms = now(w);
+  w->live_nodes--;
   if (h->nodepool) {
     char text[400];
     snprintf(text, sizeof(text), "%s %s left after %.0f min ($%.4f/h)",
