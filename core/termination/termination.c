@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cluster/objutil.h"
+#include "cluster/ordset.h"
 #include "cluster/providers.h"
 #include "util/duration.h"
 #include "metrics/metrics.h"
@@ -28,6 +29,13 @@ typedef struct term {
 struct nw__termination {
   nw__env *env;
   term *terms;
+  /* The claims with a deletionTimestamp: the only ones a pass looks at.
+   * Walking all claims on every pass (each change of a deleting claim and
+   * every TICK_MS) was a sixth of a 2,000-node simulation's CPU.  Kept
+   * from the store's watch, so it is exactly the store's deleting claims,
+   * also after a relist. */
+  nw__ordset *deleting;
+  uint64_t joined;      /* claims that joined `deleting` so far */
   nw__timer *tick;
   nw__timer *soon;
   int closing;
@@ -267,15 +275,14 @@ static void finish(nw__termination *t, json_t *claim, const json_t *node) {
 static int reconcile_instance(nw__termination *t, term *x, nw__plugin *prov,
                               json_t *claim, const char *pid, json_t *node);
 
-static int reconcile(void *user, json_t *claim) {
-  nw__termination *t = user;
+static void reconcile(nw__termination *t, json_t *claim) {
   if (!nw__obj_deleting(claim) || !nw__has_finalizer(claim, FINALIZER))
-    return 0;
+    return;
   /* Another autoscaler's claim (no loaded provider serves its node class):
    * releasing its finalizer here would leak its instance. */
   nw__plugin *prov = nw__provider_for_obj(t->env->plugins, claim);
   if (!prov)
-    return 0;
+    return;
   term *x = term_get(t, nw__obj_name(claim));
   const char *pid = json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
   /* Held: tainting replaces the stored Node. */
@@ -288,7 +295,6 @@ static int reconcile(void *user, json_t *claim) {
   if (!busy)
     busy = reconcile_instance(t, x, prov, claim, pid, node);
   json_decref(node);
-  return 0;
 }
 
 /* After the drain: the instance, then the Node and the finalizer.
@@ -306,10 +312,28 @@ static int reconcile_instance(nw__termination *t, term *x, nw__plugin *prov,
   return 0;
 }
 
+/* Visits the deleting claims in store order, as a walk of every claim
+ * would: a claim that starts deleting during the pass is visited in it
+ * when it comes after the claim being visited. */
 static void pass(void *arg) {
   nw__termination *t = arg;
   t->soon = NULL;
-  nw__store_foreach(t->env->store, NW__K_NODECLAIM, reconcile, t);
+  int64_t last = -1;
+  int again = 1;
+  while (again) {
+    uint64_t joined = t->joined;
+    char **names = nw__ordset_list(t->deleting, last, NULL);
+    for (char **p = names; *p && t->joined == joined; p++) {
+      last = nw__ordset_place(t->deleting, *p);
+      /* Held: finishing it may remove it from the store. */
+      json_t *claim = json_incref(nw__store_get(t->env->store, NW__K_NODECLAIM, NULL, *p));
+      if (claim)
+        reconcile(t, claim);
+      json_decref(claim);
+    }
+    again = t->joined != joined;
+    nw__ordset_list_free(names);
+  }
 }
 
 static void tick(void *arg) {
@@ -318,11 +342,27 @@ static void tick(void *arg) {
   t->tick = t->env->ops->timer_start(t->env, TICK_MS, tick, t);
 }
 
+/* Keeps `deleting` in step with the store. */
+static void track(nw__termination *t, const json_t *o, const json_t *n) {
+  const char *name = nw__obj_name(n ? n : o);
+  int member = n && nw__obj_deleting(n);
+  if (member && !nw__ordset_has(t->deleting, name))
+    t->joined++;
+  nw__ordset_put(t->deleting, name, o == NULL, n == NULL, member);
+}
+
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
   nw__termination *t = user;
-  (void)o;
-  if (kind == NW__K_NODECLAIM && n && nw__obj_deleting(n) && !t->soon)
+  if (kind != NW__K_NODECLAIM)
+    return;
+  track(t, o, n);
+  if (n && nw__obj_deleting(n) && !t->soon)
     t->soon = t->env->ops->timer_start(t->env, 0, pass, t);
+}
+
+static int seed(void *user, json_t *claim) {
+  track(user, NULL, claim);
+  return 0;
 }
 
 nw__termination *nw__termination_new(nw__env *env) {
@@ -330,6 +370,12 @@ nw__termination *nw__termination_new(nw__env *env) {
   if (!t)
     return NULL;
   t->env = env;
+  t->deleting = nw__ordset_new();
+  if (!t->deleting) {
+    free(t);
+    return NULL;
+  }
+  nw__store_foreach(env->store, NW__K_NODECLAIM, seed, t);
   nw__store_watch(env->store, on_change, t);
   t->tick = env->ops->timer_start(env, TICK_MS, tick, t);
   return t;
@@ -340,6 +386,7 @@ static void release(nw__termination *t) {
     return;
   while (t->terms)
     term_drop(t, t->terms->name);
+  nw__ordset_free(t->deleting);
   free(t);
 }
 

@@ -265,6 +265,33 @@ static void test_registration_initialization_and_termination(void) {
   world_free(&w);
 }
 
+/* A claim already deleting when the termination controller starts (a
+ * restarted daemon) is still drained and finished: the controller looks
+ * only at deleting claims, and learns of this one from the store, not
+ * from a change. */
+static void test_deleting_claim_at_start_is_finished(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  char claim_name[128];
+  register_node(&w, one_claim(&w, 3000, claim_name, sizeof(claim_name)), "node-1");
+  run(&w, 1000);
+  bind(&w, "gw-0", "node-1");
+  nw__termination_free(w.term);
+  w.term = NULL;
+  w.env->ops->remove(w.env, NW__K_NODECLAIM, NULL, claim_name, NULL, NULL);
+  run(&w, 5000);
+  json_t *claim = nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(claim);
+  CU_ASSERT_TRUE(nw__obj_deleting(claim));
+  w.term = nw__termination_new(w.env);
+  run(&w, 10000);
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_POD, "default", "gw-0"));
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODE, NULL, "node-1"));
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name));
+  world_free(&w);
+}
+
 static void test_limits_stop_launches(void) {
   world w;
   world_init(&w);
@@ -495,6 +522,38 @@ static void test_registered_uninitialized_node_counts(void) {
   world_free(&w);
 }
 
+static const char *last_pod_event(world *w, const char *claim) {
+  const json_t *c = nw__store_get(w->store, NW__K_NODECLAIM, NULL, claim);
+  return json_string_value(json_object_get(json_object_get(c, "status"), "lastPodEventTime"));
+}
+
+/* A pod landing on a node whose providerID no longer leads to its claim
+ * still stamps the claim that names the node (status.nodeName): the
+ * controller's index by node name must follow the claim. */
+static void test_pod_event_finds_claim_by_node_name(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  char name[128];
+  one_running_node(&w, name, sizeof(name));
+  const json_t *claim = nw__store_get(w.store, NW__K_NODECLAIM, NULL, name);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(claim, "status"), "nodeName")),
+                         "node-1");
+  json_t *node = json_deep_copy(nw__store_get(w.store, NW__K_NODE, NULL, "node-1"));
+  json_object_set_new(json_object_get(node, "spec"), "providerID",
+                      json_string("example://elsewhere"));
+  nw__store_put(w.store, NW__K_NODE, node);
+  run(&w, 30000);
+  add_pending_pod(&w, "gw-1", "100m", "128Mi");
+  bind(&w, "gw-1", "node-1");
+  char want[40];
+  nw__rfc3339(nw__venv_now(w.venv), want, sizeof(want));
+  const char *got = last_pod_event(&w, name);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+  CU_ASSERT_STRING_EQUAL(got, want);
+  world_free(&w);
+}
+
 NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
               {"template_change_drifts", test_template_change_drifts},
               {"unhealthy_node_is_repaired", test_unhealthy_node_is_repaired},
@@ -505,9 +564,13 @@ NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
                test_pending_pods_become_a_launched_claim},
               {"registration_initialization_and_termination",
                test_registration_initialization_and_termination},
+              {"deleting_claim_at_start_is_finished",
+               test_deleting_claim_at_start_is_finished},
               {"limits_stop_launches", test_limits_stop_launches},
               {"registered_uninitialized_node_counts",
                test_registered_uninitialized_node_counts},
               {"unregistered_claim_is_deleted", test_unregistered_claim_is_deleted},
-              {"foreign_claim_left_alone", test_foreign_claim_left_alone});
+              {"foreign_claim_left_alone", test_foreign_claim_left_alone},
+              {"pod_event_finds_claim_by_node_name",
+               test_pod_event_finds_claim_by_node_name});
 NW_TEST_MAIN("engine", NULL, NULL);
