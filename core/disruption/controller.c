@@ -89,6 +89,14 @@ struct nw__disruption {
   int repair_dirty;
   /* Decoded objects reused from pass to pass. */
   nw__snap_cache *cache;
+  /* Claim names by status.nodeName (node -> {claim: true}), so a pod
+   * event on a node whose claim is not found through the providerID
+   * needs no scan of every claim.  It is complete only when every store
+   * change so far has reached on_change: `delivered` counts them against
+   * the store's version (a watcher called before this one may write
+   * while a claim change has not reached us yet). */
+  json_t *claims_by_node;
+  uint64_t delivered;
 };
 
 enum { RECHECK_MS = 60000 };
@@ -268,6 +276,11 @@ static void expire_and_drift_pass(nw__disruption *d) {
   nw__arena_free(dp.arena);
 }
 
+static const char *claim_node_name(const json_t *claim) {
+  return claim ? json_string_value(json_object_get(json_object_get(claim, "status"), "nodeName"))
+               : NULL;
+}
+
 typedef struct by_node {
   const char *node;
   json_t *claim;
@@ -275,7 +288,7 @@ typedef struct by_node {
 
 static int find_by_node(void *user, json_t *claim) {
   by_node *b = user;
-  const char *n = json_string_value(json_object_get(json_object_get(claim, "status"), "nodeName"));
+  const char *n = claim_node_name(claim);
   if (n && strcmp(n, b->node) == 0) {
     b->claim = claim;
     return 1;
@@ -287,16 +300,53 @@ static const char *provider_id_of(const json_t *obj, const char *part) {
   return json_string_value(json_object_get(json_object_get(obj, part), "providerID"));
 }
 
+/* Keeps claims_by_node in step with a claim change (o and n may be
+ * NULL). */
+static void index_claim(nw__disruption *d, const json_t *o, const json_t *n) {
+  const char *before = claim_node_name(o), *after = claim_node_name(n);
+  if (before && after && strcmp(before, after) == 0)
+    return;
+  if (before) {
+    json_t *names = json_object_get(d->claims_by_node, before);
+    json_object_del(names, nw__obj_name(o));
+    if (json_object_size(names) == 0)
+      json_object_del(d->claims_by_node, before);
+  }
+  if (after) {
+    json_t *names = json_object_get(d->claims_by_node, after);
+    if (!names) {
+      names = json_object();
+      json_object_set_new(d->claims_by_node, after, names);
+    }
+    json_object_set_new(names, nw__obj_name(n), json_true());
+  }
+}
+
+static int index_existing(void *user, json_t *claim) {
+  index_claim(user, NULL, claim);
+  return 0;
+}
+
 /* The NodeClaim whose status.nodeName is `node`: through the Node's
- * providerID (an index), else by a scan (a claim registered under a
- * different ID). */
-static json_t *claim_of_node(nw__env *env, const char *node) {
+ * providerID (an index), else through claims_by_node when it is
+ * complete and names one claim, else by a scan (several claims name the
+ * node: the first in store order wins). */
+static json_t *claim_of_node(nw__disruption *d, const char *node) {
+  nw__env *env = d->env;
   const json_t *n = nw__store_get(env->store, NW__K_NODE, NULL, node);
   const char *pid = n ? provider_id_of(n, "spec") : NULL;
   json_t *c = pid && *pid ? nw__store_by_provider_id(env->store, NW__K_NODECLAIM, pid) : NULL;
-  const char *cn = c ? json_string_value(json_object_get(json_object_get(c, "status"), "nodeName")) : NULL;
+  const char *cn = claim_node_name(c);
   if (cn && strcmp(cn, node) == 0)
     return c;
+  if (d->delivered == nw__store_version(env->store)) {
+    const json_t *names = json_object_get(d->claims_by_node, node);
+    if (json_object_size(names) == 0)
+      return NULL;
+    if (json_object_size(names) == 1)
+      return nw__store_get(env->store, NW__K_NODECLAIM, NULL,
+                           json_object_iter_key(json_object_iter((json_t *)names)));
+  }
   by_node b = {node, NULL};
   nw__store_foreach(env->store, NW__K_NODECLAIM, find_by_node, &b);
   return b.claim;
@@ -306,7 +356,7 @@ static json_t *claim_of_node(nw__env *env, const char *node) {
  * few seconds (Karpenter dedupes the same way). */
 static void pod_event(nw__disruption *d, const char *node) {
   nw__env *env = d->env;
-  json_t *claim = claim_of_node(env, node);
+  json_t *claim = claim_of_node(d, node);
   if (!claim)
     return;
   int64_t now = env->ops->now_ms(env);
@@ -375,6 +425,7 @@ static int opens_disruption(nw__kind kind, const json_t *o, const json_t *n) {
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
   nw__disruption *d = user;
   const char *name;
+  d->delivered++;
   if (opens_disruption(kind, o, n))
     d->relevant++;
   switch (kind) {
@@ -387,6 +438,7 @@ static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *
     return;
   }
   case NW__K_NODECLAIM:
+    index_claim(d, o, n);
     name = n ? nw__obj_name(n) : NULL;
     if (name)
       json_object_set_new(d->drift_dirty, name, json_true());
@@ -997,6 +1049,9 @@ nw__disruption *nw__disruption_new(nw__env *env, const char *strategy) {
   d->next_expiry_ms = INT64_MAX;
   d->repair_dirty = 1;
   d->cache = nw__snap_cache_new();
+  d->claims_by_node = json_object();
+  nw__store_foreach(env->store, NW__K_NODECLAIM, index_existing, d);
+  d->delivered = nw__store_version(env->store);
   nw__store_watch(env->store, on_change, d);
   schedule(d, PASS_MS);
   d->events_timer = env->ops->timer_start(env, EVENTS_MS, poll_events, d);
@@ -1018,6 +1073,7 @@ static void release(nw__disruption *d) {
   decision_free(d->pending);
   nw__arena_free(d->policy_arena);
   json_decref(d->drift_dirty);
+  json_decref(d->claims_by_node);
   nw__snap_cache_free(d->cache);
   free(d->strategy);
   free(d);
