@@ -1,10 +1,12 @@
 #include "lifecycle/lifecycle.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cluster/objutil.h"
+#include "cluster/ordset.h"
 #include "cluster/providers.h"
 #include "lifecycle/claim.h"
 #include "lifecycle/nodeclass.h"
@@ -43,13 +45,28 @@ struct nw__lifecycle {
   nw__timer *soon;      /* coalesces store changes into one pass */
   /* Claim names ({name: null}) a store change or a finished job made
    * worth a look at the next pass.  Passes look only at these; the resync
-   * looks at every claim (liveness deadlines, launch retries), because
-   * reconciling 2,000 claims on every change of any of them was half of a
-   * simulated day's CPU. */
+   * looks at the unsettled claims too (liveness deadlines, launch
+   * retries), because reconciling 2,000 claims on every change of any of
+   * them was half of a simulated day's CPU. */
   json_t *dirty;
   int all_dirty;
-  /* NodePool status and the cost gauge walk every claim: after a claim
-   * changed, at most once per AGGREGATE_MS. */
+  /* The claims this controller may still have to act on without a change
+   * of theirs: not deleting and not Initialized (Initialized ends its work
+   * on a claim; deleting ones are termination's).  The resync looks only
+   * at these: looking at all 2,000 claims of a settled cluster every
+   * RESYNC_MS was a tenth of a simulation's CPU.  Kept from the store's
+   * watch, so it is exact also after a relist. */
+  nw__ordset *unsettled;
+  /* What NodePool status and the cost gauge count, kept from the store's
+   * watch (each claim change subtracts the old object's share and adds the
+   * new one's) instead of a walk of every claim:
+   * pool -> {"nodes": n, "resources": {name: sum}, "counts": {name: claims
+   * with it}}, a pool and a resource present while a claim counts them. */
+  json_t *pools;
+  int64_t nano_usd;     /* launched, not deleting; integer, so exact */
+  int64_t launched;
+  /* NodePool status is written after a claim change that alters the
+   * counts, at most once per AGGREGATE_MS. */
   int aggregates_due;
   int64_t aggregates_ms;  /* env time of the last walk */
   nw__timer *aggregates;
@@ -500,23 +517,26 @@ static void reconcile_registered(nw__lifecycle *l, json_t *claim, json_t *node,
 
 /* ---- NodePool status and cost ------------------------------------------ */
 
-/* One walk over the claims gathers what the NodePool status writes and the
- * cost gauge need. */
-typedef struct tally {
-  json_t *pools;      /* pool -> {"resources": {name: milli/bytes}, "nodes": n} */
-  double usd;         /* launched, not deleting */
-  size_t launched;
-} tally;
+/* Adds sign (1 or -1) times q to counter k of obj, dropping it at zero. */
+static void bump(json_t *obj, const char *k, int64_t q) {
+  int64_t v = (int64_t)json_integer_value(json_object_get(obj, k)) + q;
+  if (v == 0)
+    json_object_del(obj, k);
+  else
+    json_object_set_new(obj, k, json_integer(v));
+}
 
-static void add_usage(tally *t, const json_t *claim, const char *pool) {
-  json_t *u = json_object_get(t->pools, pool);
+/* Adds (sign 1) or takes away (sign -1) a claim's share of its pool's
+ * nodes and resources. */
+static void pool_share(json_t *pools, const json_t *claim, const char *pool,
+                       int sign) {
+  json_t *u = json_object_get(pools, pool);
   if (!u) {
-    u = json_pack("{s:{}, s:I}", "resources", "nodes", (json_int_t)0);
-    json_object_set_new(t->pools, pool, u);
+    u = json_pack("{s:{}, s:{}, s:I}", "resources", "counts", "nodes", (json_int_t)0);
+    json_object_set_new(pools, pool, u);
   }
-  json_t *nodes = json_object_get(u, "nodes");
-  json_integer_set(nodes, json_integer_value(nodes) + 1);
   json_t *res = json_object_get(u, "resources");
+  json_t *counts = json_object_get(u, "counts");
   const json_t *cap = json_object_get(json_object_get(claim, "status"), "capacity");
   const char *k;
   json_t *v;
@@ -526,39 +546,49 @@ static void add_usage(tally *t, const json_t *claim, const char *pool) {
     if (!json_is_string(v) ||
         nw__quantity_parse(json_string_value(v), nw__resource_is_milli(k), &q, err, sizeof(err)) != 0)
       continue;
-    json_t *have = json_object_get(res, k);
-    json_object_set_new(res, k, json_integer(json_integer_value(have) + q));
+    /* A resource stays listed while a claim has it, even at a sum of 0. */
+    if (json_integer_value(json_object_get(counts, k)) + sign == 0) {
+      json_object_del(res, k);
+    } else {
+      json_t *have = json_object_get(res, k);
+      json_object_set_new(res, k, json_integer(json_integer_value(have) + sign * q));
+    }
+    bump(counts, k, sign);
   }
+  bump(u, "nodes", sign);
+  if (!json_object_get(u, "nodes"))
+    json_object_del(pools, pool);
 }
 
-static int tally_claim(void *user, json_t *claim) {
-  tally *t = user;
-  if (nw__obj_deleting(claim))
-    return 0;
+/* A price annotation in USD-billionths, so sums stay exact however many
+ * claims come and go. */
+static int64_t nano_usd(const json_t *claim) {
+  const char *p = nw__annotation(claim, NW__ANN_PRICE);
+  return p ? llround(strtod(p, NULL) * 1e9) : 0;
+}
+
+/* Adds (sign 1) or takes away (sign -1) what claim (may be NULL) counts
+ * for: its pool's usage and, launched, the cost gauge. */
+static void count_claim(nw__lifecycle *l, const json_t *claim, int sign) {
+  if (!claim || nw__obj_deleting(claim))
+    return;
   const char *pool = nw__label(claim, "karpenter.sh/nodepool");
   if (pool)
-    add_usage(t, claim, pool);
+    pool_share(l->pools, claim, pool, sign);
   if (is_true(claim, "Launched")) {
-    const char *p = nw__annotation(claim, NW__ANN_PRICE);
-    t->launched++;
-    if (p)
-      t->usd += strtod(p, NULL);
+    l->launched += sign;
+    l->nano_usd += sign * nano_usd(claim);
   }
-  return 0;
 }
 
-typedef struct pool_pass {
-  nw__lifecycle *l;
-  const tally *t;
-} pool_pass;
 
 /* status.resources (what the pool's nodes have, counted against its
  * limits), status.nodes and the Ready condition (its node class exists),
  * written only when they change. */
 static int pool_status(void *user, json_t *np) {
-  pool_pass *pp = user;
-  nw__env *env = pp->l->env;
-  const json_t *u = json_object_get(pp->t->pools, nw__obj_name(np));
+  nw__lifecycle *l = user;
+  nw__env *env = l->env;
+  const json_t *u = json_object_get(l->pools, nw__obj_name(np));
   int64_t nodes = json_integer_value(json_object_get(u, "nodes"));
   json_t *res = json_object();
   const char *k;
@@ -587,6 +617,13 @@ static int pool_status(void *user, json_t *np) {
   json_t *conds = nw__cond_with(tmp, "Ready", ready, class_ok ? "Ready" : "NodeClassNotReady",
                                 class_ok ? "" : "NodeClassReady=False", now);
   json_decref(tmp);
+  /* A merge patch keeps the keys it does not name: a resource no claim
+   * has any more (the pool's last node went) is removed with a null, or
+   * the status would count it forever and be rewritten on every pass. */
+  json_object_foreach(json_object_get(status, "resources"), k, v) {
+    if (!json_object_get(res, k))
+      json_object_set_new(res, k, json_null());
+  }
   /* Not guarded: nodewright is the only writer of a NodePool's status,
    * and a guard would conflict with our own previous write until the
    * informer caught up. */
@@ -600,13 +637,9 @@ static int pool_status(void *user, json_t *np) {
 static void aggregates(nw__lifecycle *l) {
   l->aggregates_due = 0;
   l->aggregates_ms = l->env->ops->now_ms(l->env);
-  tally t = {json_object(), 0, 0};
-  nw__store_foreach(l->env->store, NW__K_NODECLAIM, tally_claim, &t);
-  pool_pass pp = {l, &t};
-  nw__store_foreach(l->env->store, NW__K_NODEPOOL, pool_status, &pp);
-  nw__metric_set("cluster_cost_per_hour", NULL, t.usd);
-  nw__metric_set("nodeclaims_launched", NULL, (double)t.launched);
-  json_decref(t.pools);
+  nw__store_foreach(l->env->store, NW__K_NODEPOOL, pool_status, l);
+  nw__metric_set("cluster_cost_per_hour", NULL, (double)l->nano_usd / 1e9);
+  nw__metric_set("nodeclaims_launched", NULL, (double)l->launched);
 }
 
 static void aggregates_timer(void *arg) {
@@ -629,22 +662,33 @@ static void aggregates_soon(nw__lifecycle *l) {
     l->aggregates = env->ops->timer_start(env, wait, aggregates_timer, l);
 }
 
+/* Reconciles the claim named name, if it still exists. */
+static void reconcile_named(nw__lifecycle *l, const char *name) {
+  json_t *claim = json_incref(nw__store_get(l->env->store, NW__K_NODECLAIM, NULL, name));
+  if (claim)
+    reconcile_claim(l, claim);
+  json_decref(claim);
+}
+
 static void pass(void *arg) {
   nw__lifecycle *l = arg;
   l->soon = NULL;
   json_t *dirty = l->dirty;
   l->dirty = json_object();
   if (l->all_dirty) {
+    /* The unsettled claims and the changed ones, in store order: the
+     * claims a walk of every claim would do something for (for the
+     * others, reconcile_claim does nothing). */
     l->all_dirty = 0;
-    nw__store_foreach(l->env->store, NW__K_NODECLAIM, reconcile_claim, l);
+    char **names = nw__ordset_list(l->unsettled, -1, dirty);
+    for (char **p = names; *p; p++)
+      reconcile_named(l, *p);
+    nw__ordset_list_free(names);
   } else {
     const char *name;
     json_t *v;
     json_object_foreach(dirty, name, v) {
-      json_t *claim = json_incref(nw__store_get(l->env->store, NW__K_NODECLAIM, NULL, name));
-      if (claim)
-        reconcile_claim(l, claim);
-      json_decref(claim);
+      reconcile_named(l, name);
     }
   }
   json_decref(dirty);
@@ -674,16 +718,31 @@ static int counts_changed(const json_t *o, const json_t *n) {
   const char *po = nw__annotation(o, NW__ANN_PRICE), *pn = nw__annotation(n, NW__ANN_PRICE);
   if ((po == NULL) != (pn == NULL) || (po && strcmp(po, pn) != 0))
     return 1;
+  const char *lo = nw__label(o, "karpenter.sh/nodepool"), *ln = nw__label(n, "karpenter.sh/nodepool");
+  if ((lo == NULL) != (ln == NULL) || (lo && strcmp(lo, ln) != 0))
+    return 1;
   return !json_equal(json_object_get(json_object_get(o, "status"), "capacity"),
                      json_object_get(json_object_get(n, "status"), "capacity"));
+}
+
+/* Keeps `unsettled` and the counts in step with a claim change (o NULL:
+ * added; n NULL: removed). */
+static void track_claim(nw__lifecycle *l, const json_t *o, const json_t *n) {
+  const char *name = nw__obj_name(n ? n : o);
+  int member = n && !nw__obj_deleting(n) && !is_true(n, "Initialized");
+  nw__ordset_put(l->unsettled, name, o == NULL, n == NULL, member);
+  if (!counts_changed(o, n))
+    return;
+  count_claim(l, o, -1);
+  count_claim(l, n, 1);
+  l->aggregates_due = 1;
 }
 
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
   nw__lifecycle *l = user;
   const json_t *obj = n ? n : o;
   if (kind == NW__K_NODECLAIM) {
-    if (counts_changed(o, n))
-      l->aggregates_due = 1;
+    track_claim(l, o, n);
     mark_claim(l, nw__obj_name(obj));
   } else if (kind == NW__K_NODE) {
     /* A Node matters to the claim whose instance it is. */
@@ -820,13 +879,28 @@ static void gc_tick(void *arg) {
 
 /* ---- lifetime ---------------------------------------------------------- */
 
+static int seed_claim(void *user, json_t *claim) {
+  track_claim(user, NULL, claim);
+  return 0;
+}
+
 nw__lifecycle *nw__lifecycle_new(nw__env *env) {
   nw__lifecycle *l = calloc(1, sizeof(*l));
   if (!l)
     return NULL;
   l->env = env;
   l->dirty = json_object();
+  l->pools = json_object();
+  l->unsettled = nw__ordset_new();
+  if (!l->dirty || !l->pools || !l->unsettled) {
+    json_decref(l->dirty);
+    json_decref(l->pools);
+    nw__ordset_free(l->unsettled);
+    free(l);
+    return NULL;
+  }
   l->all_dirty = 1;
+  nw__store_foreach(env->store, NW__K_NODECLAIM, seed_claim, l);
   l->aggregates_due = 1;
   nw__store_watch(env->store, on_change, l);
   l->resync = env->ops->timer_start(env, RESYNC_MS, resync, l);
@@ -844,6 +918,8 @@ static void lifecycle_release(nw__lifecycle *l) {
   while (l->busy)
     busy_drop(l, l->busy->name);
   json_decref(l->dirty);
+  json_decref(l->pools);
+  nw__ordset_free(l->unsettled);
   free(l);
 }
 

@@ -427,8 +427,8 @@ static void test_template_change_drifts(void) {
 }
 
 /* Liveness: a launched claim whose Node never registers is deleted after
- * 15 minutes (by the lifecycle controller's periodic look at every claim,
- * since nothing about the claim changes meanwhile).  The NodePool's status
+ * 15 minutes (by the lifecycle controller's periodic look at the claims
+ * not Initialized yet, since nothing about the claim changes meanwhile).  The NodePool's status
  * counts the claim while it lives and not after. */
 static void test_unregistered_claim_is_deleted(void) {
   world w;
@@ -456,6 +456,60 @@ static void test_unregistered_claim_is_deleted(void) {
     live += !nw__obj_deleting(c.items[i]);
   np = nw__store_get(w.store, NW__K_NODEPOOL, NULL, "kong");
   CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(np, "status"), "nodes")), live);
+  world_free(&w);
+}
+
+/* A lifecycle controller started while a launched claim waits for its
+ * Node (a restarted daemon) still deletes it after 15 minutes: it learns
+ * of the claim from the store, not from a change. */
+static void test_unregistered_claim_at_start_is_deleted(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  char claim_name[128];
+  json_t *first = one_claim(&w, 20000, claim_name, sizeof(claim_name));
+  CU_ASSERT_STRING_EQUAL(nw__cond_status(first, "Launched"), "True");
+  nw__lifecycle_free(w.life);
+  w.life = nw__lifecycle_new(w.env);
+  run(&w, 13 * 60 * 1000);
+  CU_ASSERT_EQUAL(w.events_registration_timeout, 0);
+  run(&w, 3 * 60 * 1000);
+  CU_ASSERT_EQUAL(w.events_registration_timeout, 1);
+  world_free(&w);
+}
+
+static const json_t *pool_status_of(world *w) {
+  return json_object_get(nw__store_get(w->store, NW__K_NODEPOOL, NULL, "kong"), "status");
+}
+
+/* NodePool status follows its claims as they come and go (the counts are
+ * kept per change, not recounted): a running node's capacity while it
+ * lives, nothing once it is gone, the same after a restart. */
+static void test_pool_status_follows_claims(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  char name[128];
+  one_running_node(&w, name, sizeof(name));
+  run(&w, 10000);
+  const json_t *res = json_object_get(pool_status_of(&w), "resources");
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(pool_status_of(&w), "nodes")), 1);
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(res, "nodes")), "1");
+  CU_ASSERT_PTR_NOT_NULL(json_object_get(res, "cpu"));
+  json_t *before = json_deep_copy(pool_status_of(&w));
+  nw__lifecycle_free(w.life);
+  w.life = nw__lifecycle_new(w.env);
+  run(&w, 10000);
+  CU_ASSERT_TRUE(json_equal(before, pool_status_of(&w)));
+  json_decref(before);
+  w.env->ops->remove(w.env, NW__K_NODECLAIM, NULL, name, NULL, NULL);
+  run(&w, 20000);
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  CU_ASSERT_EQUAL(json_integer_value(json_object_get(pool_status_of(&w), "nodes")), 0);
+  json_t *want = json_pack("{s:s}", "nodes", "0");
+  CU_ASSERT_TRUE(json_equal(json_object_get(pool_status_of(&w), "resources"), want));
+  json_decref(want);
+  CU_ASSERT_DOUBLE_EQUAL(nw__metric_get("cluster_cost_per_hour", NULL), 0, 1e-9);
   world_free(&w);
 }
 
@@ -570,6 +624,9 @@ NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
               {"registered_uninitialized_node_counts",
                test_registered_uninitialized_node_counts},
               {"unregistered_claim_is_deleted", test_unregistered_claim_is_deleted},
+              {"unregistered_claim_at_start_is_deleted",
+               test_unregistered_claim_at_start_is_deleted},
+              {"pool_status_follows_claims", test_pool_status_follows_claims},
               {"foreign_claim_left_alone", test_foreign_claim_left_alone},
               {"pod_event_finds_claim_by_node_name",
                test_pod_event_finds_claim_by_node_name});
