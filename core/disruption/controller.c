@@ -87,6 +87,10 @@ struct nw__disruption {
   /* Repair verdicts change with Nodes and claims, or with time while a
    * node is unhealthy. */
   int repair_dirty;
+  /* Names of the Nodes that match a repair policy of some provider (once
+   * the policies are known): while there are none, no pool has an
+   * unhealthy node and repair has nothing to look at. */
+  json_t *maybe_unhealthy;
   /* Decoded objects reused from pass to pass. */
   nw__snap_cache *cache;
   /* Claim names by status.nodeName (node -> {claim: true}), so a pod
@@ -422,6 +426,32 @@ static int opens_disruption(nw__kind kind, const json_t *o, const json_t *n) {
   }
 }
 
+/* Whether the Node matches a repair policy of any provider (the
+ * policies of its own claim's provider are a subset). */
+static int matches_any_policy(const nw__disruption *d, const json_t *node) {
+  for (size_t i = 0; i < d->n_policies; i++) {
+    if (nw__node_unhealthy(node, &d->policies[i], NULL) >= 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* Keeps maybe_unhealthy in step with a Node change (o and n may be
+ * NULL); nothing before the policies are known. */
+static void note_health(nw__disruption *d, const json_t *o, const json_t *n) {
+  if (!d->policies)
+    return;
+  if (o)
+    json_object_del(d->maybe_unhealthy, nw__obj_name(o));
+  if (n && matches_any_policy(d, n))
+    json_object_set_new(d->maybe_unhealthy, nw__obj_name(n), json_true());
+}
+
+static int note_existing_health(void *user, json_t *node) {
+  note_health(user, NULL, node);
+  return 0;
+}
+
 static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *n) {
   nw__disruption *d = user;
   const char *name;
@@ -447,6 +477,7 @@ static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *
     return;
   case NW__K_NODE:
     node_changed(d, n ? n : o);
+    note_health(d, o, n);
     d->repair_dirty = 1;
     return;
   case NW__K_NODEPOOL:
@@ -502,6 +533,7 @@ static void policy_done(void *arg) {
     d->policies = j->policies;
     d->n_policies = j->n;
     d->repair_dirty = 1;
+    nw__store_foreach(d->env->store, NW__K_NODE, note_existing_health, d);
   }
   free(j);
   release(d);
@@ -585,6 +617,8 @@ static void repair(nw__disruption *d) {
   if (!d->policies || !d->repair_dirty)
     return;
   d->repair_dirty = 0;
+  if (json_object_size(d->maybe_unhealthy) == 0)
+    return;
   nw__store_foreach(env->store, NW__K_NODEPOOL, repair_pool, d);
 }
 
@@ -1050,6 +1084,7 @@ nw__disruption *nw__disruption_new(nw__env *env, const char *strategy) {
   d->repair_dirty = 1;
   d->cache = nw__snap_cache_new();
   d->claims_by_node = json_object();
+  d->maybe_unhealthy = json_object();
   nw__store_foreach(env->store, NW__K_NODECLAIM, index_existing, d);
   d->delivered = nw__store_version(env->store);
   nw__store_watch(env->store, on_change, d);
@@ -1074,6 +1109,7 @@ static void release(nw__disruption *d) {
   nw__arena_free(d->policy_arena);
   json_decref(d->drift_dirty);
   json_decref(d->claims_by_node);
+  json_decref(d->maybe_unhealthy);
   nw__snap_cache_free(d->cache);
   free(d->strategy);
   free(d);

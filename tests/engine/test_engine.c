@@ -608,9 +608,41 @@ static void test_pod_event_finds_claim_by_node_name(void) {
   world_free(&w);
 }
 
+static void set_ready(world *w, const char *node_name, const char *status) {
+  json_t *node = json_deep_copy(nw__store_get(w->store, NW__K_NODE, NULL, node_name));
+  char ts[40];
+  nw__rfc3339(nw__venv_now(w->venv), ts, sizeof(ts));
+  json_object_set_new(json_object_get(node, "status"), "conditions",
+                      json_pack("[{s:s, s:s, s:s}]", "type", "Ready", "status",
+                                status, "lastTransitionTime", ts));
+  nw__store_put(w->store, NW__K_NODE, node);
+}
+
+/* Repair looks at the cluster only while some Node matches a policy: a
+ * node that turns unhealthy long after the policies were fetched is
+ * still replaced, and one that recovers in time is not. */
+static void test_repair_follows_node_health(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  char name[128];
+  one_running_node(&w, name, sizeof(name));
+  run(&w, 2 * 60000);
+  set_ready(&w, "node-1", "False");
+  run(&w, 5 * 60000);
+  set_ready(&w, "node-1", "True");
+  run(&w, 15 * 60000);
+  CU_ASSERT_PTR_NOT_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  set_ready(&w, "node-1", "False");
+  run(&w, 11 * 60000);
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  world_free(&w);
+}
+
 NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
               {"template_change_drifts", test_template_change_drifts},
               {"unhealthy_node_is_repaired", test_unhealthy_node_is_repaired},
+              {"repair_follows_node_health", test_repair_follows_node_health},
               {"empty_node_is_consolidated", test_empty_node_is_consolidated},
               {"expired_claim_is_deleted", test_expired_claim_is_deleted},
               {"batch_waits_for_idle_window", test_batch_waits_for_idle_window},
