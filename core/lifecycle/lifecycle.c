@@ -1,6 +1,7 @@
 #include "lifecycle/lifecycle.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +32,7 @@ enum {
  * start it twice.  Also remembers launch retries. */
 typedef struct busy {
   struct busy *next;
+  struct busy *prev;
   char *name;
   int retries;
   int64_t not_before_ms;
@@ -42,6 +44,10 @@ struct nw__lifecycle {
   nw__env *env;
   nw__nodeclass_status *classes; /* node class status, ABI 1.2 providers */
   busy *busy;
+  /* busy entries by name ({name: the entry's address as an integer}): in
+   * a launch of 2,000 claims each one has an entry until it registers,
+   * and finding entries by walking the list was quadratic. */
+  json_t *busy_index;
   nw__timer *soon;      /* coalesces store changes into one pass */
   /* Claim names ({name: null}) a store change or a finished job made
    * worth a look at the next pass.  Passes look only at these; the resync
@@ -80,11 +86,8 @@ struct nw__lifecycle {
 static void lifecycle_release(nw__lifecycle *l);
 
 static busy *busy_find(nw__lifecycle *l, const char *name) {
-  for (busy *b = l->busy; b; b = b->next) {
-    if (strcmp(b->name, name) == 0)
-      return b;
-  }
-  return NULL;
+  const json_t *at = json_object_get(l->busy_index, name);
+  return at ? (busy *)(intptr_t)json_integer_value(at) : NULL;
 }
 
 static busy *busy_get(nw__lifecycle *l, const char *name) {
@@ -94,20 +97,26 @@ static busy *busy_get(nw__lifecycle *l, const char *name) {
   b = calloc(1, sizeof(*b));
   b->name = strdup(name);
   b->next = l->busy;
+  if (b->next)
+    b->next->prev = b;
   l->busy = b;
+  json_object_set_new(l->busy_index, name, json_integer((json_int_t)(intptr_t)b));
   return b;
 }
 
 static void busy_drop(nw__lifecycle *l, const char *name) {
-  for (busy **pp = &l->busy; *pp; pp = &(*pp)->next) {
-    if (strcmp((*pp)->name, name) == 0) {
-      busy *b = *pp;
-      *pp = b->next;
-      free(b->name);
-      free(b);
-      return;
-    }
-  }
+  busy *b = busy_find(l, name);
+  if (!b)
+    return;
+  if (b->prev)
+    b->prev->next = b->next;
+  else
+    l->busy = b->next;
+  if (b->next)
+    b->next->prev = b->prev;
+  json_object_del(l->busy_index, name);
+  free(b->name);
+  free(b);
 }
 
 static void schedule_pass(nw__lifecycle *l);
@@ -891,8 +900,10 @@ nw__lifecycle *nw__lifecycle_new(nw__env *env) {
   l->env = env;
   l->dirty = json_object();
   l->pools = json_object();
+  l->busy_index = json_object();
   l->unsettled = nw__ordset_new();
-  if (!l->dirty || !l->pools || !l->unsettled) {
+  if (!l->dirty || !l->pools || !l->busy_index || !l->unsettled) {
+    json_decref(l->busy_index);
     json_decref(l->dirty);
     json_decref(l->pools);
     nw__ordset_free(l->unsettled);
@@ -917,6 +928,7 @@ static void lifecycle_release(nw__lifecycle *l) {
     return;
   while (l->busy)
     busy_drop(l, l->busy->name);
+  json_decref(l->busy_index);
   json_decref(l->dirty);
   json_decref(l->pools);
   nw__ordset_free(l->unsettled);
