@@ -215,6 +215,12 @@ static void cache_begin(nw__snap_cache *c) {
     table_drop(&c->old, 0);
     c->chunks_made = 0;
   }
+  /* This take carries over about as many entries as the last one had:
+   * sized alike, the table does not grow (and rehash) its way up. */
+  if (c->old.cap && !c->cur.cap) {
+    c->cur.slots = calloc(c->old.cap, sizeof(*c->cur.slots));
+    c->cur.cap = c->cur.slots ? c->old.cap : 0;
+  }
 }
 
 static void cache_end(nw__snap_cache *c) {
@@ -228,13 +234,62 @@ static void cache_end(nw__snap_cache *c) {
   c->fresh = NULL;
 }
 
+/* Node name -> position in the snapshot's nodes, in the snapshot's
+ * arena (looked up once per bound pod). */
+typedef struct name_index {
+  const char **keys;
+  size_t *pos;
+  size_t cap;             /* power of two, at least twice the names */
+} name_index;
+
+static uint64_t name_hash(const char *k) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (; *k; k++)
+    h = (h ^ (unsigned char)*k) * 0x100000001b3ull;
+  return h ^ (h >> 32);
+}
+
+static void name_index_init(name_index *x, size_t n, nw_arena *a) {
+  size_t cap = 16;
+  while (cap < 2 * n + 2)
+    cap *= 2;
+  x->keys = nw__arena_alloc(a, cap * sizeof(*x->keys));
+  x->pos = nw__arena_alloc(a, cap * sizeof(*x->pos));
+  x->cap = x->keys && x->pos ? cap : 0;
+}
+
+/* The slot of `name`, or the empty slot where it would go. */
+static size_t name_slot(const name_index *x, const char *name) {
+  size_t i = (size_t)name_hash(name) & (x->cap - 1);
+  while (x->keys[i] && strcmp(x->keys[i], name) != 0)
+    i = (i + 1) & (x->cap - 1);
+  return i;
+}
+
+/* Sets name (borrowed; must outlive the index) to pos; a name set again
+ * takes the later position. */
+static void name_index_set(name_index *x, const char *name, size_t pos) {
+  if (!x->cap)
+    return;
+  size_t i = name_slot(x, name);
+  x->keys[i] = name;
+  x->pos[i] = pos;
+}
+
+static size_t name_index_get(const name_index *x, const char *name) {
+  if (!x->cap)
+    return (size_t)-1;
+  size_t i = name_slot(x, name);
+  return x->keys[i] ? x->pos[i] : (size_t)-1;
+}
+
 typedef struct taker {
   nw__env *env;
   nw__snapshot *s;
   nw__snap_cache *cache;  /* may be NULL */
   grow nodes, claims, pending, pools, ds, pvs, pvcs, scs, pods, chunks;
   grow facts;             /* parallel to claims */
-  json_t *node_index;     /* Node name -> position in nodes */
+  name_index node_index;  /* Node name -> position in nodes */
 } taker;
 
 /* The snapshot keeps chunk `ch` alive (once per take). */
@@ -250,15 +305,19 @@ static void use_chunk(taker *t, chunk *ch) {
 }
 
 /* The take's entry for obj: carried over from the previous take, or new
- * (value NULL, to be filled by the caller).  NULL on OOM. */
-static centry *cache_entry(taker *t, json_t *obj, centry_kind kind, int *hit) {
+ * (value NULL, to be filled by the caller).  `old` is obj's entry in the
+ * previous take's table when the caller looked it up already (looked
+ * set), saving a lookup.  NULL on OOM. */
+static centry *cache_entry(taker *t, json_t *obj, centry_kind kind,
+                           centry *old, int looked, int *hit) {
   nw__snap_cache *c = t->cache;
-  centry *e = table_find(&c->cur, obj, kind);
+  /* Most objects are unchanged since the previous take: look there
+   * first.  An entry already carried over is in this take's table too. */
+  centry *e = looked ? old : table_find(&c->old, obj, kind);
   *hit = 1;
-  if (e)
+  if (e && e->seen == c->gen)
     return e;
-  e = table_find(&c->old, obj, kind);
-  if (e && e->seen != c->gen) {
+  if (e) {
     e->seen = c->gen;
     if (table_add(&c->cur, e) != 0) {
       e->seen = 0;
@@ -267,6 +326,9 @@ static centry *cache_entry(taker *t, json_t *obj, centry_kind kind, int *hit) {
     c->reused++;
     return e;
   }
+  e = table_find(&c->cur, obj, kind);
+  if (e)
+    return e;
   *hit = 0;
   e = calloc(1, sizeof(*e));
   if (!e)
@@ -301,13 +363,14 @@ static void *decode_into(json_t *obj, centry_kind kind, nw_arena *a,
 }
 
 /* Decodes a pod or node through the cache (or into the snapshot's arena
- * without one).  NULL with err when it does not decode. */
-static const void *decode(taker *t, json_t *obj, centry_kind kind,
-                          nw_error *err) {
+ * without one); `old` and `looked` as for cache_entry.  NULL with err
+ * when it does not decode. */
+static const void *decode_hinted(taker *t, json_t *obj, centry_kind kind,
+                                 centry *old, int looked, nw_error *err) {
   if (!t->cache)
     return decode_into(obj, kind, t->s->arena, err);
   int hit;
-  centry *e = cache_entry(t, obj, kind, &hit);
+  centry *e = cache_entry(t, obj, kind, old, looked, &hit);
   if (!e)
     return decode_into(obj, kind, t->s->arena, err);
   if (!hit) {
@@ -330,6 +393,11 @@ static const void *decode(taker *t, json_t *obj, centry_kind kind,
   return e->value;
 }
 
+static const void *decode(taker *t, json_t *obj, centry_kind kind,
+                          nw_error *err) {
+  return decode_hinted(t, obj, kind, NULL, 0, err);
+}
+
 /* A private copy of a claim for the snapshot (a new reference), and its
  * facts (*facts, valid as long as the snapshot). */
 static json_t *claim_copy(taker *t, json_t *claim, const nw__claim_facts **facts) {
@@ -342,7 +410,7 @@ static json_t *claim_copy(taker *t, json_t *claim, const nw__claim_facts **facts
     return json_deep_copy(claim);
   }
   int hit;
-  centry *e = cache_entry(t, claim, CE_CLAIM, &hit);
+  centry *e = cache_entry(t, claim, CE_CLAIM, NULL, 0, &hit);
   if (e && !hit) {
     nw_arena *a = fresh_arena(t->cache);
     f = a ? nw__arena_alloc(a, sizeof(*f)) : NULL;
@@ -398,9 +466,10 @@ typedef struct bound {
   const nw__pod *pod;
 } bound;
 
-static void add_bound_pod(taker *t, size_t node, json_t *obj) {
+static void add_bound_pod(taker *t, size_t node, json_t *obj, centry *old,
+                          int looked) {
   nw_error err = {0};
-  const nw__pod *pod = decode(t, obj, CE_POD, &err);
+  const nw__pod *pod = decode_hinted(t, obj, CE_POD, old, looked, &err);
   bound *b = pod ? grow_push(t->s->arena, &t->pods) : NULL;
   if (b)
     *b = (bound){node, pod};
@@ -467,8 +536,7 @@ static int add_node(void *user, json_t *obj) {
    * not cause a second launch (Karpenter uses the claim's taints until
    * the node is initialized). */
   n->in_flight = f && !f->initialized && !f->deleting;
-  json_object_set_new(t->node_index, node->name,
-                      json_integer((json_int_t)(t->nodes.n - 1)));
+  name_index_set(&t->node_index, node->name, t->nodes.n - 1);
   n->nodepool = nw__labels_get(&node->labels, "karpenter.sh/nodepool");
   return 0;
 }
@@ -517,23 +585,18 @@ static int add_inflight_claim(void *user, json_t *claim) {
   return 0;
 }
 
-/* A pod: bound to a node of the snapshot, or pending. */
-/* The pod's spec.nodeName: from its cached decode when there is one
- * (most pods of a pass), else from the object. */
-static const char *bound_to(taker *t, json_t *obj) {
-  const centry *e = t->cache ? table_find(&t->cache->old, obj, CE_POD) : NULL;
-  if (e)
-    return ((const nw__pod *)e->value)->node_name;
-  return json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
-}
-
+/* A pod: bound to a node of the snapshot, or pending.  Its spec.nodeName
+ * comes from its cached decode when there is one (most pods of a pass),
+ * else from the object; the entry found is handed on to the decode. */
 static int add_pod(void *user, json_t *obj) {
   taker *t = user;
-  const char *on = bound_to(t, obj);
+  centry *e = t->cache ? table_find(&t->cache->old, obj, CE_POD) : NULL;
+  const char *on = e ? ((const nw__pod *)e->value)->node_name
+                     : json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
   if (on) {
-    const json_t *at = json_object_get(t->node_index, on);
-    if (at)
-      add_bound_pod(t, (size_t)json_integer_value(at), obj);
+    size_t at = name_index_get(&t->node_index, on);
+    if (at != (size_t)-1)
+      add_bound_pod(t, at, obj, e, t->cache != NULL);
     return 0;
   }
   if (!nw__pod_pending(obj))
@@ -626,7 +689,8 @@ nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *cache) {
              {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(void *)},
              {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(bound)},
              {NULL, 0, 0, sizeof(chunk *)},
-             {NULL, 0, 0, sizeof(nw__claim_facts *)}, json_object()};
+             {NULL, 0, 0, sizeof(nw__claim_facts *)}, {NULL, NULL, 0}};
+  name_index_init(&t.node_index, nw__store_count(env->store, NW__K_NODE), s->arena);
   if (cache)
     cache_begin(cache);
   /* Nodes before pods, as Karpenter does: a pod that binds meanwhile is
@@ -635,7 +699,6 @@ nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *cache) {
   nw__store_foreach(env->store, NW__K_NODECLAIM, add_inflight_claim, &t);
   nw__store_foreach(env->store, NW__K_POD, add_pod, &t);
   attach_pods(&t);
-  json_decref(t.node_index);
   nw__store_foreach(env->store, NW__K_NODEPOOL, add_pool, &t);
   nw__store_foreach(env->store, NW__K_DAEMONSET, collect_ds, &t);
   nw__store_foreach(env->store, NW__K_PV, collect_pv, &t);
