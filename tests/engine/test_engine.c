@@ -639,11 +639,38 @@ static void test_repair_follows_node_health(void) {
   world_free(&w);
 }
 
+/* An empty node becomes consolidatable by time alone (consolidateAfter
+ * after its last pod event), with no further change in the cluster: the
+ * controller must look again although nothing changed since it last
+ * found nothing to do. */
+static void test_consolidate_after_elapses_without_changes(void) {
+  world w;
+  world_init(&w);
+  add_nodepool(&w, NULL);
+  json_t *np = json_deep_copy(nw__store_get(w.store, NW__K_NODEPOOL, NULL, "kong"));
+  json_object_set_new(json_object_get(json_object_get(np, "spec"), "disruption"),
+                      "consolidateAfter", json_string("2m"));
+  nw__store_put(w.store, NW__K_NODEPOOL, np);
+  char name[128];
+  one_running_node(&w, name, sizeof(name));
+  run(&w, 60000);
+  nw__store_remove(w.store, NW__K_POD, "default", "gw-0");
+  run(&w, 90000);
+  CU_ASSERT_PTR_NOT_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  CU_ASSERT_EQUAL(w.events_disrupting, 0);
+  run(&w, 3 * 60000);
+  CU_ASSERT_PTR_NULL(nw__store_get(w.store, NW__K_NODECLAIM, NULL, name));
+  CU_ASSERT_EQUAL(w.events_disrupting, 1);
+  world_free(&w);
+}
+
 NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
               {"template_change_drifts", test_template_change_drifts},
               {"unhealthy_node_is_repaired", test_unhealthy_node_is_repaired},
               {"repair_follows_node_health", test_repair_follows_node_health},
               {"empty_node_is_consolidated", test_empty_node_is_consolidated},
+              {"consolidate_after_elapses_without_changes",
+               test_consolidate_after_elapses_without_changes},
               {"expired_claim_is_deleted", test_expired_claim_is_deleted},
               {"batch_waits_for_idle_window", test_batch_waits_for_idle_window},
               {"pending_pods_become_a_launched_claim",
