@@ -679,9 +679,7 @@ static void reconcile_named(nw__lifecycle *l, const char *name) {
   json_decref(claim);
 }
 
-static void pass(void *arg) {
-  nw__lifecycle *l = arg;
-  l->soon = NULL;
+static void run_pass(nw__lifecycle *l) {
   json_t *dirty = l->dirty;
   l->dirty = json_object();
   if (l->all_dirty) {
@@ -703,6 +701,12 @@ static void pass(void *arg) {
   json_decref(dirty);
   if (l->aggregates_due)
     aggregates_soon(l);
+}
+
+static void pass(void *arg) {
+  nw__lifecycle *l = arg;
+  l->soon = NULL;
+  run_pass(l);
 }
 
 static void schedule_pass(nw__lifecycle *l) {
@@ -767,10 +771,13 @@ static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *
   }
 }
 
+/* Leaves a pending `soon` pass alone: forgetting it (as the resync once
+ * did) left a timer that nw__lifecycle_free could not stop, so it could
+ * fire on a freed controller. */
 static void resync(void *arg) {
   nw__lifecycle *l = arg;
   l->all_dirty = 1;
-  pass(l);
+  run_pass(l);
   l->resync = l->env->ops->timer_start(l->env, RESYNC_MS, resync, l);
 }
 

@@ -315,9 +315,7 @@ static int reconcile_instance(nw__termination *t, term *x, nw__plugin *prov,
 /* Visits the deleting claims in store order, as a walk of every claim
  * would: a claim that starts deleting during the pass is visited in it
  * when it comes after the claim being visited. */
-static void pass(void *arg) {
-  nw__termination *t = arg;
-  t->soon = NULL;
+static void visit_deleting(nw__termination *t) {
   int64_t last = -1;
   int again = 1;
   while (again) {
@@ -336,9 +334,18 @@ static void pass(void *arg) {
   }
 }
 
+static void soon_fired(void *arg) {
+  nw__termination *t = arg;
+  t->soon = NULL;
+  visit_deleting(t);
+}
+
+/* Leaves a pending `soon` pass alone: forgetting it (as the tick once
+ * did) left a timer that nw__termination_free could not stop, so it could
+ * fire on a freed controller. */
 static void tick(void *arg) {
   nw__termination *t = arg;
-  pass(t);
+  visit_deleting(t);
   t->tick = t->env->ops->timer_start(t->env, TICK_MS, tick, t);
 }
 
@@ -357,7 +364,7 @@ static void on_change(void *user, nw__kind kind, const json_t *o, const json_t *
     return;
   track(t, o, n);
   if (n && nw__obj_deleting(n) && !t->soon)
-    t->soon = t->env->ops->timer_start(t->env, 0, pass, t);
+    t->soon = t->env->ops->timer_start(t->env, 0, soon_fired, t);
 }
 
 static int seed(void *user, json_t *claim) {

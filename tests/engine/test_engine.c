@@ -513,6 +513,45 @@ static void test_pool_status_follows_claims(void) {
   world_free(&w);
 }
 
+static void stop_claim_controllers(void *arg) {
+  world *w = arg;
+  nw__lifecycle_free(w->life);
+  nw__termination_free(w->term);
+  w->life = NULL;
+  w->term = NULL;
+}
+
+/* At the periodic passes' time: first a timer that stops the lifecycle
+ * and termination controllers right after those passes, then claim
+ * changes that queue an immediate pass of each. */
+static void change_claims_then_stop(void *arg) {
+  world *w = arg;
+  w->env->ops->timer_start(w->env, 0, stop_claim_controllers, w);
+  nw__store_put(w->store, NW__K_NODECLAIM,
+                json_pack("{s:{s:s}}", "metadata", "name", "changed"));
+  nw__store_put(w->store, NW__K_NODECLAIM,
+                json_pack("{s:{s:s, s:s}}", "metadata", "name", "deleting",
+                          "deletionTimestamp", "2026-01-01T00:00:00Z"));
+}
+
+/* A periodic pass (lifecycle's resync, termination's tick) that runs while
+ * a change's pass is queued leaves that pass queued, so freeing the
+ * controller stops it: it used to be forgotten and then ran on the freed
+ * controller (ASan: heap-use-after-free). */
+static void test_queued_pass_stops_with_controller(void) {
+  world w;
+  world_init(&w);
+  run(&w, 5000);
+  /* Started before the resync and tick timers due at +20 s, so it fires
+   * first at that time. */
+  w.env->ops->timer_start(w.env, 15000, change_claims_then_stop, &w);
+  run(&w, 16000);
+  CU_ASSERT_PTR_NULL(w.life);
+  CU_ASSERT_PTR_NULL(w.term);
+  run(&w, 5000);
+  world_free(&w);
+}
+
 /* A claim of a node class no loaded provider serves (another autoscaler's
  * in a shared cluster) is left alone: not registered when its Node
  * appears, not timed out, and its finalizer stays when it is deleted, so
@@ -686,6 +725,8 @@ NW_TEST_CASES({"drift_follows_changes", test_drift_follows_changes},
               {"unregistered_claim_at_start_is_deleted",
                test_unregistered_claim_at_start_is_deleted},
               {"pool_status_follows_claims", test_pool_status_follows_claims},
+              {"queued_pass_stops_with_controller",
+               test_queued_pass_stops_with_controller},
               {"foreign_claim_left_alone", test_foreign_claim_left_alone},
               {"pod_event_finds_claim_by_node_name",
                test_pod_event_finds_claim_by_node_name});
