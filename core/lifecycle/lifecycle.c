@@ -74,7 +74,7 @@ struct nw__lifecycle {
   /* NodePool status is written after a claim change that alters the
    * counts, at most once per AGGREGATE_MS. */
   int aggregates_due;
-  int64_t aggregates_ms;  /* env time of the last walk */
+  int64_t aggregates_ms;  /* env time of the last NodePool status pass */
   nw__timer *aggregates;
   nw__timer *resync;
   nw__timer *gc;
@@ -658,8 +658,8 @@ static void aggregates_timer(void *arg) {
     aggregates(l);
 }
 
-/* Runs the walks now, or arms a timer for when AGGREGATE_MS has passed
- * since the last ones. */
+/* Runs the NodePool status pass now, or arms a timer for when
+ * AGGREGATE_MS has passed since the last one. */
 static void aggregates_soon(nw__lifecycle *l) {
   nw__env *env = l->env;
   int64_t wait = l->aggregates_ms + AGGREGATE_MS - env->ops->now_ms(env);

@@ -322,7 +322,10 @@ static void visit_deleting(nw__termination *t) {
     uint64_t joined = t->joined;
     char **names = nw__ordset_list(t->deleting, last, NULL);
     for (char **p = names; *p && t->joined == joined; p++) {
-      last = nw__ordset_place(t->deleting, *p);
+      /* A name gone from the store (removed by an earlier visit) has no
+       * place any more and must not move `last` back to the start. */
+      int64_t place = nw__ordset_place(t->deleting, *p);
+      last = place > last ? place : last;
       /* Held: finishing it may remove it from the store. */
       json_t *claim = json_incref(nw__store_get(t->env->store, NW__K_NODECLAIM, NULL, *p));
       if (claim)
