@@ -165,6 +165,16 @@ static void bind(world *w, const char *pod, const char *node) {
   nw__store_put(w->store, NW__K_POD, p);
 }
 
+static void set_ready(world *w, const char *node_name, const char *status) {
+  json_t *node = json_deep_copy(nw__store_get(w->store, NW__K_NODE, NULL, node_name));
+  char ts[40];
+  nw__rfc3339(nw__venv_now(w->venv), ts, sizeof(ts));
+  json_object_set_new(json_object_get(node, "status"), "conditions",
+                      json_pack("[{s:s, s:s, s:s}]", "type", "Ready", "status",
+                                status, "lastTransitionTime", ts));
+  nw__store_put(w->store, NW__K_NODE, node);
+}
+
 /* One pending pod, run for ms: the one claim made for it (borrowed from
  * the store) and its name in claim_name. */
 static json_t *one_claim(world *w, int64_t ms, char *claim_name, size_t len) {
@@ -174,6 +184,14 @@ static json_t *one_claim(world *w, int64_t ms, char *claim_name, size_t len) {
   CU_ASSERT_EQUAL_FATAL(c.n, 1);
   snprintf(claim_name, len, "%s", nw__obj_name(c.items[0]));
   return c.items[0];
+}
+
+/* One pod, launched, registered and bound: returns the claim's name. */
+static void one_running_node(world *w, char *claim_name, size_t len) {
+  register_node(w, one_claim(w, 3000, claim_name, len), "node-1");
+  run(w, 1000);
+  bind(w, "gw-0", "node-1");
+  run(w, 1000);
 }
 
 static void test_batch_waits_for_idle_window(void) {
@@ -274,9 +292,7 @@ static void test_deleting_claim_at_start_is_finished(void) {
   world_init(&w);
   add_nodepool(&w, NULL);
   char claim_name[128];
-  register_node(&w, one_claim(&w, 3000, claim_name, sizeof(claim_name)), "node-1");
-  run(&w, 1000);
-  bind(&w, "gw-0", "node-1");
+  one_running_node(&w, claim_name, sizeof(claim_name));
   nw__termination_free(w.term);
   w.term = NULL;
   w.env->ops->remove(w.env, NW__K_NODECLAIM, NULL, claim_name, NULL, NULL);
@@ -309,14 +325,6 @@ static void test_limits_stop_launches(void) {
     CU_ASSERT_STRING_EQUAL(nw__label(c.items[0], "node.kubernetes.io/instance-type"), "ex.medium");
   CU_ASSERT_TRUE(w.events_failed_scheduling > 0);
   world_free(&w);
-}
-
-/* One pod, launched, registered and bound: returns the claim's name. */
-static void one_running_node(world *w, char *claim_name, size_t len) {
-  register_node(w, one_claim(w, 3000, claim_name, len), "node-1");
-  run(w, 1000);
-  bind(w, "gw-0", "node-1");
-  run(w, 1000);
 }
 
 static void test_empty_node_is_consolidated(void) {
@@ -596,12 +604,11 @@ static void test_registered_uninitialized_node_counts(void) {
   add_nodepool(&w, NULL);
   char claim_name[128];
   register_node(&w, one_claim(&w, 3000, claim_name, sizeof(claim_name)), "node-1");
+  set_ready(&w, "node-1", "False");
   json_t *node = json_deep_copy(nw__store_get(w.store, NW__K_NODE, NULL, "node-1"));
   json_object_set_new(json_object_get(node, "spec"), "taints",
                       json_pack("[{s:s, s:s}]", "key", "node.kubernetes.io/not-ready",
                                 "effect", "NoSchedule"));
-  json_object_set_new(json_object_get(node, "status"), "conditions",
-                      json_pack("[{s:s, s:s}]", "type", "Ready", "status", "False"));
   nw__store_put(w.store, NW__K_NODE, node);
   run(&w, 1000);
   json_t *claim = nw__store_get(w.store, NW__K_NODECLAIM, NULL, claim_name);
@@ -645,16 +652,6 @@ static void test_pod_event_finds_claim_by_node_name(void) {
   CU_ASSERT_PTR_NOT_NULL_FATAL(got);
   CU_ASSERT_STRING_EQUAL(got, want);
   world_free(&w);
-}
-
-static void set_ready(world *w, const char *node_name, const char *status) {
-  json_t *node = json_deep_copy(nw__store_get(w->store, NW__K_NODE, NULL, node_name));
-  char ts[40];
-  nw__rfc3339(nw__venv_now(w->venv), ts, sizeof(ts));
-  json_object_set_new(json_object_get(node, "status"), "conditions",
-                      json_pack("[{s:s, s:s, s:s}]", "type", "Ready", "status",
-                                status, "lastTransitionTime", ts));
-  nw__store_put(w->store, NW__K_NODE, node);
 }
 
 /* Repair looks at the cluster only while some Node matches a policy: a
