@@ -25,6 +25,10 @@ enum {
 
 typedef struct snode snode;
 
+/* The resources the kube-scheduler's pass checks before it simulates. */
+static const char *const fit_res[] = {"cpu", "memory", "pods"};
+enum { N_FIT_RES = 3 };
+
 typedef struct spod {
   char *key;               /* "ns/name" */
   char *name;
@@ -53,6 +57,9 @@ struct snode {
   int startup_done;        /* startup taints checked after registration */
   spod **pods;
   size_t n_pods, cap_pods;
+  /* What the pods ask of each of fit_res, summed as they come and go:
+   * the kube-scheduler's pass asks it of every node. */
+  int64_t asked[N_FIT_RES];
   size_t hist;             /* index into w->history */
 };
 
@@ -181,8 +188,14 @@ static snode *node_find(nw__world *w, const char *name) {
   return map_get(w->node_map, name);
 }
 
+static void node_ask(snode *n, const spod *p, int sign) {
+  for (int r = 0; r < N_FIT_RES; r++)
+    n->asked[r] += sign * nw__resources_get(&p->pod.requests, fit_res[r]);
+}
+
 static void node_attach(snode *n, spod *p) {
   GROW(n->pods, n->n_pods, n->cap_pods);
+  node_ask(n, p, 1);
   p->node = n;
   p->node_slot = n->n_pods;
   n->pods[n->n_pods++] = p;
@@ -192,6 +205,7 @@ static void node_detach(spod *p) {
   snode *n = p->node;
   if (!n)
     return;
+  node_ask(n, p, -1);
   spod *last = n->pods[--n->n_pods];
   n->pods[p->node_slot] = last;
   last->node_slot = p->node_slot;
@@ -628,9 +642,6 @@ static int looks_around(const nw__pod *p) {
          p->preferred_anti_affinity.len || p->n_spreads;
 }
 
-static const char *const fit_res[] = {"cpu", "memory", "pods"};
-enum { N_FIT_RES = 3 };
-
 /* The least any pending pod asks of each of fit_res. */
 static void least_asked(spod *const *pending, size_t n, int64_t least[N_FIT_RES]) {
   for (int r = 0; r < N_FIT_RES; r++) {
@@ -653,9 +664,7 @@ static int no_room(const snode *n, const int64_t least[N_FIT_RES]) {
       listed = strcmp(alloc->items[k].name, fit_res[r]) == 0;
     if (!listed || least[r] <= 0)
       continue;
-    int64_t left = nw__resources_get(alloc, fit_res[r]);
-    for (size_t k = 0; k < n->n_pods && left >= least[r]; k++)
-      left -= nw__resources_get(&n->pods[k]->pod.requests, fit_res[r]);
+    int64_t left = nw__resources_get(alloc, fit_res[r]) - n->asked[r];
     if (left < least[r])
       return 1;
   }
