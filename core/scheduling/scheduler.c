@@ -1077,6 +1077,15 @@ typedef struct clist {
   uint32_t n, cap, synced;
 } clist;
 
+/* Per class: the open nodes (input indexes, input order) the class has
+ * not ruled out yet; built on the class's first try. */
+typedef struct nlist {
+  uint32_t *ids;
+  uint32_t n;
+  int built;
+  int exact;                   /* the class signature was not truncated */
+} nlist;
+
 typedef struct gstate {
   int init;
   cmap match, owner;
@@ -1090,6 +1099,12 @@ typedef struct solve {
   int no_new;
   slot *nodes;
   size_t n_nodes;
+  /* Nodes that may still take a pod of this solve, in input order (see
+   * open_nodes); entries that can no longer fit open_min are dropped as
+   * place() passes them. */
+  uint32_t *open;
+  size_t n_open;
+  rvec open_min;               /* smallest request of the placeable pods */
   slot **claims;
   size_t n_claims, cap_claims;
   gstate *gs;
@@ -1103,6 +1118,7 @@ typedef struct solve {
   nw__strtab cls_tab;          /* class signatures of this solve */
   struct clist *cls_list;      /* per class: claims still worth trying */
   rvec *cls_min;               /* smallest request seen per class */
+  nlist *cls_nodes;            /* per class: nodes still worth trying */
   size_t n_cls;
   rvec min_req;
   uint32_t *scratch;           /* instance-type filter output */
@@ -1966,17 +1982,92 @@ static slot *new_claim(solve *v, spod *sp, size_t pidx) {
   return c;
 }
 
+/*
+ * Within a solve nodes only fill up and removed nodes stay removed, so a
+ * node that cannot take the smallest request of the solve's placeable pods
+ * can take none of them for the rest of the solve.  The open list keeps
+ * the others in input order (the order pods try nodes in), so each pod
+ * skips the full nodes of a large cluster without testing them.  Pods
+ * with a fatal reason never try nodes and do not count for the minimum.
+ */
+static void open_nodes(solve *v) {
+  uint32_t nres = v->s->nres;
+  for (uint32_t r = 0; r < NRES; r++)
+    v->open_min.v[r] = INT64_MAX / 4;
+  for (size_t i = 0; i < v->n_pods; i++)
+    for (uint32_t r = 0; r < nres && !v->pods[i].fatal; r++)
+      if (v->pods[i].req.v[r] < v->open_min.v[r])
+        v->open_min.v[r] = v->pods[i].req.v[r];
+  v->open = nw__arena_alloc(v->a, (v->n_nodes + 1) * sizeof(*v->open));
+  v->n_open = 0;
+  for (size_t i = 0; i < v->n_nodes; i++) {
+    const slot *sl = &v->nodes[i];
+    if (sl->removed || v->s->nodes[i].unschedulable ||
+        !fits_free(&v->open_min, &sl->used, &sl->alloc, nres))
+      continue;
+    v->open[v->n_open++] = (uint32_t)i;
+  }
+}
+
+/* The class's node list, copied from the open list on first use (which
+ * drops the nodes that filled up since). */
+static nlist *class_nodes(solve *v, uint32_t cls) {
+  nlist *L = &v->cls_nodes[cls];
+  if (L->built)
+    return L;
+  size_t w = 0;
+  for (size_t r = 0; r < v->n_open; r++) {
+    const slot *sl = &v->nodes[v->open[r]];
+    if (fits_free(&v->open_min, &sl->used, &sl->alloc, v->s->nres))
+      v->open[w++] = v->open[r];
+  }
+  v->n_open = w;
+  L->ids = nw__arena_alloc(v->a, (w + 1) * sizeof(*L->ids));
+  memcpy(L->ids, v->open, w * sizeof(*L->ids));
+  L->n = (uint32_t)w;
+  L->built = 1;
+  return L;
+}
+
+/*
+ * The first node (input order) that takes the pod.  Nodes too full for
+ * open_min leave the class's list, and so do nodes that fail for reasons
+ * the class shares and that do not go away within the solve (R_MONO:
+ * taints, host ports, node affinity; as for claims, see place) -- unless
+ * the class signature was truncated, when its pods may differ in them.
+ */
+static int place_on_node(solve *v, spod *sp) {
+  uint32_t nres = v->s->nres;
+  nlist *L = class_nodes(v, sp->cls);
+  uint32_t w = 0;
+  for (uint32_t r = 0; r < L->n; r++) {
+    uint32_t i = L->ids[r];
+    slot *sl = &v->nodes[i];
+    if (!fits_free(&v->open_min, &sl->used, &sl->alloc, nres))
+      continue;
+    int res = try_node(v, sp, sl);
+    if (res == R_MONO && L->exact)
+      continue;
+    L->ids[w++] = i;
+    if (res != R_OK)
+      continue;
+    memmove(L->ids + w, L->ids + r + 1, (L->n - r - 1) * sizeof(*L->ids));
+    L->n = w + (L->n - r - 1);
+    sp->kind = NW__PLACE_NODE;
+    sp->where = i;
+    return 1;
+  }
+  L->n = w;
+  return 0;
+}
+
 static int place(solve *v, spod *sp) {
   if (sp->fatal) {
     msgf(v, "%s", sp->fatal);
     return 0;
   }
-  for (size_t i = 0; i < v->n_nodes; i++)
-    if (try_node(v, sp, &v->nodes[i]) == R_OK) {
-      sp->kind = NW__PLACE_NODE;
-      sp->where = i;
-      return 1;
-    }
+  if (place_on_node(v, sp))
+    return 1;
   /* Claims this kind of pod can never use again are dropped from the
    * class's list (claims only fill up and narrow), so pods of one shape do
    * not rescan them. */
@@ -2075,22 +2166,30 @@ static void classify(solve *v, spod *sp) {
                           sp->p->host_ports[i].port,
                           sp->p->host_ports[i].protocol,
                           sp->p->host_ports[i].host_ip);
-  if (sp->fatal)
+  if (sp->fatal && k < sizeof(buf))
     k += (size_t)snprintf(buf + k, sizeof(buf) - k, "fatal");
   uint32_t id = nw__strtab_intern(&v->cls_tab, buf);
   if (id >= v->n_cls) {
     size_t n = (id + 1) * 2;
     v->cls_list = realloc(v->cls_list, n * sizeof(*v->cls_list));
     v->cls_min = realloc(v->cls_min, n * sizeof(*v->cls_min));
-    if (!v->cls_list || !v->cls_min)
+    v->cls_nodes = realloc(v->cls_nodes, n * sizeof(*v->cls_nodes));
+    if (!v->cls_list || !v->cls_min || !v->cls_nodes)
       abort();
     memset(v->cls_list + v->n_cls, 0, (n - v->n_cls) * sizeof(*v->cls_list));
+    memset(v->cls_nodes + v->n_cls, 0,
+           (n - v->n_cls) * sizeof(*v->cls_nodes));
+    for (size_t i = v->n_cls; i < n; i++)
+      v->cls_nodes[i].exact = 1;
     for (size_t i = v->n_cls; i < n; i++)
       for (uint32_t r = 0; r < NRES; r++)
         v->cls_min[i].v[r] = INT64_MAX / 4;
     v->n_cls = n;
   }
   sp->cls = id;
+  /* A truncated signature may lump pods that differ in what it leaves out. */
+  if (k >= sizeof(buf) - 1)
+    v->cls_nodes[id].exact = 0;
   for (uint32_t r = 0; r < v->s->nres; r++)
     if (sp->req.v[r] < v->cls_min[id].v[r])
       v->cls_min[id].v[r] = sp->req.v[r];
@@ -2578,6 +2677,7 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
     classify(&v, &v.pods[i]);
   /* The queue sorts; remember which compiled pod is which output. */
   compute_eff(&v);
+  open_nodes(&v);
   if (!opts || !opts->keep_order) {
     qsort_r(v.pods, total, sizeof(*v.pods), cmp_spod, v.weights);
     interleave(&v);
@@ -2616,6 +2716,7 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
   free(v.cls_list);
   nw__strtab_free(&v.cls_tab);
   free(v.cls_min);
+  free(v.cls_nodes);
   free(v.tmp.buf);
   nw__arena_free(v.a);
   return res;
