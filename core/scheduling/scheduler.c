@@ -169,8 +169,10 @@ struct nw__scheduler {
 /* ---- small helpers ---------------------------------------------------- */
 
 static int res_index(nw__scheduler *s, const char *name, int add) {
+  /* The first byte tells cpu, memory, pods and ephemeral-storage apart;
+   * this runs for every request of every pod of every scheduler. */
   for (uint32_t i = 0; i < s->nres; i++)
-    if (strcmp(s->rnames[i], name) == 0)
+    if (s->rnames[i][0] == name[0] && strcmp(s->rnames[i], name) == 0)
       return (int)i;
   if (!add || s->nres == NRES)
     return -1;
@@ -239,13 +241,42 @@ static void mark_wellknown(nw__scheduler *s, uint32_t key) {
   s->wellknown[key] = 1;
 }
 
+/*
+ * Labels as requirements (key In [value]), as nw__sreqs_from would build
+ * them -- keys and values interned in the same order, sorted by key --
+ * without its per-label work for operators other than a one-value In:
+ * every node's labels are compiled for every scheduler.  Labels normally
+ * have distinct keys; repeated ones go through nw__sreqs_from, which
+ * intersects them.
+ */
 static nw__sreqs labels_sreqs_in(nw__scheduler *s, nw_arena *a,
                                  const nw_labels *l) {
-  nw_requirement *r = nw__arena_alloc(a, (l->len + 1) * sizeof(*r));
+  if (l->len == 0)
+    return (nw__sreqs){0, NULL};
+  nw__sreq *r = nw__arena_alloc(a, l->len * sizeof(*r));
+  uint32_t *vals = nw__arena_alloc(a, l->len * sizeof(*vals));
+  for (size_t i = 0; i < l->len; i++) {
+    uint32_t key = nw__strtab_intern(&s->st, l->items[i].key);
+    vals[i] = nw__strtab_intern(&s->st, l->items[i].value);
+    r[i] = (nw__sreq){.key = key, .n = 1, .vals = &vals[i]};
+  }
+  /* Insertion sort: a node has a few dozen labels at most. */
+  int dup = 0;
+  for (size_t i = 1; i < l->len; i++) {
+    nw__sreq x = r[i];
+    size_t j = i;
+    for (; j > 0 && r[j - 1].key > x.key; j--)
+      r[j] = r[j - 1];
+    r[j] = x;
+    dup |= j > 0 && r[j - 1].key == x.key;
+  }
+  if (!dup)
+    return (nw__sreqs){(uint32_t)l->len, r};
+  nw_requirement *q = nw__arena_alloc(a, l->len * sizeof(*q));
   for (size_t i = 0; i < l->len; i++)
-    r[i] = (nw_requirement){l->items[i].key, NW_OP_IN, 1,
+    q[i] = (nw_requirement){l->items[i].key, NW_OP_IN, 1,
                             (const char *const *)&l->items[i].value, 0};
-  nw_requirements rq = {l->len, r};
+  nw_requirements rq = {l->len, q};
   return nw__sreqs_from(a, &s->st, &rq);
 }
 
@@ -753,9 +784,19 @@ static const skey *universe(nw__scheduler *s, uint32_t key) {
 
 /* ---- building the scheduler ------------------------------------------- */
 
+/* Not terminating and not finished.  The first byte of the phase settles
+ * most pods (Running, Pending) without a string compare. */
 static int pod_is_active(const nw__pod *p) {
-  return !p->terminating && strcmp(p->phase, "Succeeded") != 0 &&
-         strcmp(p->phase, "Failed") != 0;
+  if (p->terminating)
+    return 0;
+  switch (p->phase[0]) {
+  case 'S':
+    return strcmp(p->phase, "Succeeded") != 0;
+  case 'F':
+    return strcmp(p->phase, "Failed") != 0;
+  default:
+    return 1;
+  }
 }
 
 static void compile_node(nw__scheduler *s, size_t i) {
