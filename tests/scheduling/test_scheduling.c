@@ -428,6 +428,33 @@ static void test_remove_nodes(void) {
   fixture_free(&f);
 }
 
+/*
+ * Pods that fail on a node for a reason their class shares (here a
+ * PreferNoSchedule taint) stop trying it for the rest of the solve, but a
+ * relaxed pod is of another class and tries it again: p1 and p2 skip
+ * tainted node-a, p1 fills node-b, and p2, with no new claims allowed,
+ * tolerates the taint once relaxed and lands on node-a.
+ */
+static void test_relaxed_pod_retries_dropped_node(void) {
+  fixture f;
+  CU_ASSERT_EQUAL_FATAL(
+      fixture_load(&f, "prefer-no-schedule-node", "diverse:4"), 0);
+  nw__scheduler *s = nw__scheduler_new(&f.in, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+  nw_arena *out = nw__arena_new();
+  nw__sched_opts o = {.no_new_claims = 1};
+  nw__sched_result *r = nw__scheduler_solve(s, f.pending, f.n_pending, &o,
+                                            out, NULL);
+  CU_ASSERT_EQUAL(r->n_scheduled, 2);
+  CU_ASSERT_EQUAL(placed(&f, r, "p1")->kind, NW__PLACE_NODE);
+  CU_ASSERT_EQUAL(placed(&f, r, "p1")->index, 1);
+  CU_ASSERT_EQUAL(placed(&f, r, "p2")->kind, NW__PLACE_NODE);
+  CU_ASSERT_EQUAL(placed(&f, r, "p2")->index, 0);
+  nw__arena_free(out);
+  nw__scheduler_free(s);
+  fixture_free(&f);
+}
+
 /* Same input, same result. */
 static void test_deterministic(void) {
   fixture f;
@@ -483,5 +510,7 @@ NW_TEST_CASES({"spread_zone", test_0}, {"spread_min_domains", test_1},
               {"affinity_to_running_pods_namespace_selector", test_28},
               {"in_flight_node_startup_taints_and_daemonsets", test_29},
               {"remove_nodes_reschedules", test_remove_nodes},
+              {"relaxed_pod_retries_dropped_node",
+               test_relaxed_pod_retries_dropped_node},
               {"deterministic", test_deterministic});
 NW_TEST_MAIN("scheduling", NULL, NULL);
