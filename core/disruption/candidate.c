@@ -68,13 +68,13 @@ static pod_view model_view(const nw__pod *pod) {
 
   v.ns = pod->namespace_;
   v.name = pod->name;
-  v.deletion_cost = nw__labels_get(&pod->annotations, NW__ANN_POD_DELETION_COST);
-  v.do_not_disrupt = nw__labels_get(&pod->annotations, NW__ANN_DO_NOT_DISRUPT);
+  v.deletion_cost = pod->deletion_cost;
+  v.do_not_disrupt = pod->do_not_disrupt;
   /* The model reads an absent priority as 0, which costs the same. */
   v.has_priority = 1;
   v.priority = pod->priority;
   v.start_ms = pod->creation_ms > 0 ? pod->creation_ms : -1;
-  v.finished = phase_finished(pod->phase);
+  v.finished = nw__pod_finished(pod);
   v.label = model_label;
   v.src = pod;
   return v;
@@ -186,7 +186,15 @@ int nw__pod_do_not_disrupt(const json_t *pod, int64_t now_ms,
 
 int nw__model_pod_do_not_disrupt(const nw__pod *pod, int64_t now_ms,
                                  int64_t *until_ms, nw_error *err) {
-  pod_view v = model_view(pod);
+  pod_view v;
+
+  /* Nearly every pod has no annotation; that answer needs no view. */
+  if (pod->do_not_disrupt == NULL) {
+    if (until_ms != NULL)
+      *until_ms = 0;
+    return 0;
+  }
+  v = model_view(pod);
 
   return do_not_disrupt(&v, now_ms, until_ms, err);
 }

@@ -15,8 +15,8 @@
 
 #include "model/objects.h"
 
-#define NW__ANN_DO_NOT_DISRUPT "karpenter.sh/do-not-disrupt"
-#define NW__ANN_POD_DELETION_COST "controller.kubernetes.io/pod-deletion-cost"
+/* NW__ANN_DO_NOT_DISRUPT and NW__ANN_POD_DELETION_COST come from
+ * model/objects.h, whose pod decoder keeps their values. */
 
 /*
  * Eviction cost of one pod, Karpenter's EvictionCost:

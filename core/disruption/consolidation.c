@@ -16,7 +16,6 @@
 #define LABEL_INSTANCE_TYPE "node.kubernetes.io/instance-type"
 #define LABEL_ZONE "topology.kubernetes.io/zone"
 #define LABEL_CAPACITY_TYPE "karpenter.sh/capacity-type"
-#define ANN_MIRROR "kubernetes.io/config.mirror"
 
 nw__disruption_reason nw__method_reason(nw_consolidation_method method) {
   switch (method) {
@@ -81,15 +80,9 @@ static int node_deleting(const nw__consolidation_state *st, size_t i) {
 /* Karpenter's IsReschedulable: not finished, not terminating, not owned by
  * a DaemonSet or the node itself (static pods). */
 static int reschedulable(const nw__pod *p) {
-  if (strcmp(p->phase, "Succeeded") == 0 || strcmp(p->phase, "Failed") == 0)
-    return 0;
-  if (p->terminating)
-    return 0;
-  if (p->owner_kind != NULL &&
-      (strcmp(p->owner_kind, "DaemonSet") == 0 ||
-       strcmp(p->owner_kind, "Node") == 0))
-    return 0;
-  return nw__labels_get(&p->annotations, ANN_MIRROR) == NULL;
+  return !nw__pod_finished(p) && !p->terminating &&
+         p->owner != NW__POD_OWNER_DAEMONSET &&
+         p->owner != NW__POD_OWNER_NODE && !p->mirror;
 }
 
 /* What is known about one node regardless of the method. */

@@ -862,7 +862,42 @@ static int dpod_body(dctx *c, const json_t *obj, nw__pod *p) {
   p->phase = dstr(c, dobj(c, obj, "status"), "phase", "");
   if (!p->phase)
     p->phase = "";
+  nw__pod_derive(p);
   return c->failed ? -1 : 0;
+}
+
+static nw__pod_phase phase_of(const char *phase) {
+  static const struct {
+    const char *name;
+    nw__pod_phase id;
+  } phases[] = {{"Pending", NW__POD_PHASE_PENDING},
+                {"Running", NW__POD_PHASE_RUNNING},
+                {"Succeeded", NW__POD_PHASE_SUCCEEDED},
+                {"Failed", NW__POD_PHASE_FAILED}};
+
+  for (size_t i = 0; phase != NULL && i < sizeof(phases) / sizeof(phases[0]); i++) {
+    if (strcmp(phase, phases[i].name) == 0)
+      return phases[i].id;
+  }
+  return NW__POD_PHASE_UNKNOWN;
+}
+
+static nw__pod_owner owner_of(const char *kind) {
+  if (kind == NULL)
+    return NW__POD_OWNER_OTHER;
+  if (strcmp(kind, "DaemonSet") == 0)
+    return NW__POD_OWNER_DAEMONSET;
+  if (strcmp(kind, "Node") == 0)
+    return NW__POD_OWNER_NODE;
+  return NW__POD_OWNER_OTHER;
+}
+
+void nw__pod_derive(nw__pod *p) {
+  p->phase_id = phase_of(p->phase);
+  p->owner = owner_of(p->owner_kind);
+  p->mirror = nw__labels_get(&p->annotations, NW__ANN_MIRROR) != NULL;
+  p->do_not_disrupt = nw__labels_get(&p->annotations, NW__ANN_DO_NOT_DISRUPT);
+  p->deletion_cost = nw__labels_get(&p->annotations, NW__ANN_POD_DELETION_COST);
 }
 
 /* ---- pruning -------------------------------------------------------- */
@@ -1074,6 +1109,7 @@ nw__daemonset *nw__daemonset_decode(const json_t *obj, nw_arena *arena,
   json_decref(copy);
   ds->pod.owner_kind = "DaemonSet";
   ds->pod.owner_name = ds->name;
+  nw__pod_derive(&ds->pod);
   return rc == 0 ? ds : NULL;
 }
 

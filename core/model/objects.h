@@ -92,6 +92,38 @@ typedef struct nw__host_port {
   const char *host_ip;         /* "0.0.0.0" when unset */
 } nw__host_port;
 
+/* Annotations whose values the disruption rules read of every pod on
+ * every candidate node (core/disruption/candidate.h). */
+#define NW__ANN_DO_NOT_DISRUPT "karpenter.sh/do-not-disrupt"
+#define NW__ANN_POD_DELETION_COST "controller.kubernetes.io/pod-deletion-cost"
+#define NW__ANN_MIRROR "kubernetes.io/config.mirror"
+
+/*
+ * A pod's status.phase as a number, worked out once when the pod is
+ * decoded, so that the checks that run on every pod of every node many
+ * times per pass (is the pod finished? is it active?) compare an integer
+ * instead of strings.  The scheduler, the disruption rules and anyone else
+ * may read it; nw__pod.phase keeps the string for messages.
+ * NW__POD_PHASE_UNKNOWN is 0 and stands for kube's "Unknown", an absent
+ * phase and any value kube does not define, so a zeroed nw__pod reads as
+ * neither running nor finished.
+ */
+typedef enum nw__pod_phase {
+  NW__POD_PHASE_UNKNOWN = 0,
+  NW__POD_PHASE_PENDING,
+  NW__POD_PHASE_RUNNING,
+  NW__POD_PHASE_SUCCEEDED,
+  NW__POD_PHASE_FAILED
+} nw__pod_phase;
+
+/* The kinds of controller owner that the rules treat specially, from
+ * nw__pod.owner_kind; NW__POD_OWNER_OTHER (0) for any other kind or none. */
+typedef enum nw__pod_owner {
+  NW__POD_OWNER_OTHER = 0,
+  NW__POD_OWNER_DAEMONSET,     /* "DaemonSet" */
+  NW__POD_OWNER_NODE           /* "Node": a static pod's mirror */
+} nw__pod_owner;
+
 typedef struct nw__pod {
   const char *name;
   const char *namespace_;
@@ -126,7 +158,27 @@ typedef struct nw__pod {
   size_t n_pvcs;               /* persistentVolumeClaim and ephemeral */
   const char *const *pvcs;     /* claim names in the pod's namespace */
   int has_scheduling_gates;
+  /* Facts derived from the fields above when the pod is decoded (the
+   * decoded pod is immutable and cached across snapshots, so they are
+   * worked out once per pod version).  Code that builds an nw__pod by
+   * hand and sets `phase` or `owner_kind` must call nw__pod_derive. */
+  nw__pod_phase phase_id;      /* from `phase` */
+  nw__pod_owner owner;         /* from `owner_kind` */
+  int mirror;                  /* has the NW__ANN_MIRROR annotation */
+  const char *do_not_disrupt;  /* NW__ANN_DO_NOT_DISRUPT's value, or NULL */
+  const char *deletion_cost;   /* NW__ANN_POD_DELETION_COST's value, or NULL */
 } nw__pod;
+
+/* Sets the derived facts of `p` (phase_id, owner, mirror, do_not_disrupt,
+ * deletion_cost) from its phase, owner_kind and annotations.  The
+ * decoders call it; the strings stay borrowed from `p`. */
+void nw__pod_derive(nw__pod *p);
+
+/* Whether the pod finished (Succeeded or Failed): it will not run again. */
+static inline int nw__pod_finished(const nw__pod *p) {
+  return p->phase_id == NW__POD_PHASE_SUCCEEDED ||
+         p->phase_id == NW__POD_PHASE_FAILED;
+}
 
 typedef struct nw__node {
   const char *name;

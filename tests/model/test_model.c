@@ -340,6 +340,76 @@ static void test_pod_prune(void) {
   nw__arena_free(a);
 }
 
+/* The facts the decoder derives once per pod: phase, owner kind and the
+ * annotations the disruption rules read. */
+static void test_pod_derived(void) {
+  static const struct {
+    const char *extra; /* metadata members after the name */
+    const char *status;
+    nw__pod_phase phase;
+    nw__pod_owner owner;
+    int mirror;
+    const char *dnd, *cost;
+  } cases[] = {
+    {"", "", NW__POD_PHASE_UNKNOWN, NW__POD_OWNER_OTHER, 0, NULL, NULL},
+    {"", "\"Pending\"", NW__POD_PHASE_PENDING, NW__POD_OWNER_OTHER, 0, NULL, NULL},
+    {"", "\"Running\"", NW__POD_PHASE_RUNNING, NW__POD_OWNER_OTHER, 0, NULL, NULL},
+    {"", "\"Succeeded\"", NW__POD_PHASE_SUCCEEDED, NW__POD_OWNER_OTHER, 0, NULL, NULL},
+    {"", "\"Failed\"", NW__POD_PHASE_FAILED, NW__POD_OWNER_OTHER, 0, NULL, NULL},
+    {"", "\"Unknown\"", NW__POD_PHASE_UNKNOWN, NW__POD_OWNER_OTHER, 0, NULL, NULL},
+    {"", "\"running\"", NW__POD_PHASE_UNKNOWN, NW__POD_OWNER_OTHER, 0, NULL, NULL},
+    {",\"ownerReferences\":[{\"kind\":\"DaemonSet\",\"name\":\"d\",\"controller\":true}]",
+     "\"Running\"", NW__POD_PHASE_RUNNING, NW__POD_OWNER_DAEMONSET, 0, NULL, NULL},
+    {",\"ownerReferences\":[{\"kind\":\"Node\",\"name\":\"n\",\"controller\":true}],"
+     "\"annotations\":{\"kubernetes.io/config.mirror\":\"x\"}",
+     "\"Running\"", NW__POD_PHASE_RUNNING, NW__POD_OWNER_NODE, 1, NULL, NULL},
+    {",\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"r\"}],"
+     "\"annotations\":{\"karpenter.sh/do-not-disrupt\":\"5m\","
+     "\"controller.kubernetes.io/pod-deletion-cost\":\"7\"}",
+     "\"Running\"", NW__POD_PHASE_RUNNING, NW__POD_OWNER_OTHER, 0, "5m", "7"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    nw_arena *a = nw__arena_new();
+    char buf[1024];
+    snprintf(buf, sizeof(buf),
+             "{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\"%s},"
+             "\"spec\":{\"containers\":[{\"name\":\"c\"}]}%s%s%s}",
+             cases[i].extra, cases[i].status[0] ? ",\"status\":{\"phase\":" : "",
+             cases[i].status, cases[i].status[0] ? "}" : "");
+    json_t *j = json_loads(buf, 0, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+    nw__pod *p = nw__pod_decode(j, a, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL(p->phase_id, cases[i].phase);
+    CU_ASSERT_EQUAL(nw__pod_finished(p), cases[i].phase == NW__POD_PHASE_SUCCEEDED ||
+                                             cases[i].phase == NW__POD_PHASE_FAILED);
+    CU_ASSERT_EQUAL(p->owner, cases[i].owner);
+    CU_ASSERT_EQUAL(p->mirror, cases[i].mirror);
+    if (cases[i].dnd == NULL) {
+      CU_ASSERT_PTR_NULL(p->do_not_disrupt);
+    } else {
+      CU_ASSERT_STRING_EQUAL(p->do_not_disrupt, cases[i].dnd);
+    }
+    if (cases[i].cost == NULL) {
+      CU_ASSERT_PTR_NULL(p->deletion_cost);
+    } else {
+      CU_ASSERT_STRING_EQUAL(p->deletion_cost, cases[i].cost);
+    }
+    json_decref(j);
+    nw__arena_free(a);
+  }
+  /* A DaemonSet's template is a pod the DaemonSet owns. */
+  nw_arena *a = nw__arena_new();
+  json_t *ds = json_loads("{\"metadata\":{\"name\":\"d\",\"namespace\":\"k\"},"
+                          "\"spec\":{\"template\":{\"spec\":{\"containers\":"
+                          "[{\"name\":\"c\"}]}}}}", 0, NULL);
+  nw__daemonset *d = nw__daemonset_decode(ds, a, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+  CU_ASSERT_EQUAL(d->pod.owner, NW__POD_OWNER_DAEMONSET);
+  json_decref(ds);
+  nw__arena_free(a);
+}
+
 NW_TEST_CASES({"quantities", test_quantities},
               {"quantity_format", test_quantity_format},
               {"pod_requests_init_sidecar_overhead", test_pod_requests},
@@ -347,5 +417,6 @@ NW_TEST_CASES({"quantities", test_quantities},
               {"bad_input_named", test_bad_input},
               {"durations", test_durations},
               {"label_matching", test_label_matching},
-              {"pod_prune", test_pod_prune});
+              {"pod_prune", test_pod_prune},
+              {"pod_derived", test_pod_derived});
 NW_TEST_MAIN("model", NULL, NULL);
