@@ -792,12 +792,57 @@ typedef struct gc_job {
   nw_error err;
   char **claims;           /* claim names present when GC started */
   size_t n_claims;
+  /* Lookup indexes built on the worker, in `arena`; NULL when out of
+   * memory, and then the lookups scan.  With thousands of claims and
+   * instances the scans cost claims x instances string compares. */
+  char **sorted_claims;    /* `claims` in strcmp order */
+  const nw_node_instance **by_pid; /* listed instances with a provider ID */
+  size_t n_by_pid;
   int64_t now;
   size_t deleted;
 } gc_job;
 
+static int cmp_name(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Orders by provider ID and, for equal IDs, by place in the list (the
+ * pointers are into one array), so a lookup finds the first one listed. */
+static int cmp_instance(const void *a, const void *b) {
+  const nw_node_instance *x = *(const nw_node_instance *const *)a;
+  const nw_node_instance *y = *(const nw_node_instance *const *)b;
+  int c = strcmp(x->provider_id, y->provider_id);
+  if (c != 0)
+    return c;
+  return (x > y) - (x < y);
+}
+
+static void index_claims(gc_job *g) {
+  g->sorted_claims = nw__arena_alloc(g->arena, (g->n_claims + 1) * sizeof(char *));
+  if (!g->sorted_claims)
+    return;
+  memcpy(g->sorted_claims, g->claims, g->n_claims * sizeof(char *));
+  qsort(g->sorted_claims, g->n_claims, sizeof(char *), cmp_name);
+}
+
+static void index_instances(gc_job *g) {
+  g->by_pid = nw__arena_alloc(g->arena, (g->list.len + 1) * sizeof(*g->by_pid));
+  if (!g->by_pid)
+    return;
+  for (size_t i = 0; i < g->list.len; i++) {
+    if (g->list.items[i].provider_id)
+      g->by_pid[g->n_by_pid++] = &g->list.items[i];
+  }
+  qsort(g->by_pid, g->n_by_pid, sizeof(*g->by_pid), cmp_instance);
+}
+
 static int claim_known(const gc_job *g, const char *name) {
-  for (size_t i = 0; name && i < g->n_claims; i++) {
+  if (!name)
+    return 0;
+  if (g->sorted_claims)
+    return bsearch(&name, g->sorted_claims, g->n_claims, sizeof(char *),
+                   cmp_name) != NULL;
+  for (size_t i = 0; i < g->n_claims; i++) {
     if (strcmp(g->claims[i], name) == 0)
       return 1;
   }
@@ -811,6 +856,10 @@ static void gc_work(void *arg) {
   const nw_provider_vtable *vt = nw__plugin_provider(g->prov);
   void *state = nw__plugin_state(g->prov);
   g->st = vt->list(state, g->arena, &g->list, &g->err);
+  if (g->st == NW_OK) {
+    index_claims(g);
+    index_instances(g);
+  }
   for (size_t i = 0; g->st == NW_OK && i < g->list.len; i++) {
     const nw_node_instance *in = &g->list.items[i];
     if (claim_known(g, in->claim_name) || g->now - in->created_at_ms < GC_GRACE_MS ||
@@ -829,7 +878,23 @@ static int collect_claim(void *user, json_t *claim) {
   return 0;
 }
 
+/* Whether the first instance listed with provider ID `pid` is not
+ * terminated. */
 static int instance_listed(const gc_job *g, const char *pid) {
+  if (g->by_pid) {
+    /* The first entry not below pid: the first listed of its ID. */
+    size_t lo = 0, hi = g->n_by_pid;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (strcmp(g->by_pid[mid]->provider_id, pid) < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo < g->n_by_pid && strcmp(g->by_pid[lo]->provider_id, pid) == 0)
+      return g->by_pid[lo]->state != NW_INSTANCE_TERMINATED;
+    return 0;
+  }
   for (size_t i = 0; i < g->list.len; i++) {
     if (g->list.items[i].provider_id && strcmp(g->list.items[i].provider_id, pid) == 0)
       return g->list.items[i].state != NW_INSTANCE_TERMINATED;
