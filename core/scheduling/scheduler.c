@@ -115,7 +115,6 @@ typedef struct spool {
 
 typedef struct epod {
   const nw__pod *p;
-  rvec req;
   uint32_t n_anti;
   uint32_t *anti;              /* groups this pod owns (required anti) */
 } epod;
@@ -142,6 +141,8 @@ typedef struct skey {
   uint32_t *vals;              /* sorted by string */
 } skey;
 
+enum { LABEL_GUESSES = 64 };
+
 struct nw__scheduler {
   nw_arena *a;
   nw__strtab st;
@@ -164,6 +165,9 @@ struct nw__scheduler {
   uint32_t k_zone, k_host, k_itype, k_ct, k_pool;
   nw__strtab pvc_ix, pv_ix, sc_ix;
   uint32_t claim_names;        /* placeholders interned so far */
+  /* Per label position: the ids of the last labels compiled there (see
+   * intern_guess). */
+  uint32_t guess_key[LABEL_GUESSES], guess_val[LABEL_GUESSES];
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -249,15 +253,34 @@ static void mark_wellknown(nw__scheduler *s, uint32_t key) {
  * have distinct keys; repeated ones go through nw__sreqs_from, which
  * intersects them.
  */
+/*
+ * The id of str, trying *guess first.  Nodes of a cluster carry the same
+ * label keys in the same order, and mostly the same values (zone, type,
+ * pool), so the id seen at a label's position on the previous node is
+ * usually right, and one compare replaces hashing and probing.  A wrong
+ * guess interns as usual; either way the id is the one intern gives.
+ */
+static uint32_t intern_guess(nw__scheduler *s, const char *str,
+                             uint32_t *guess) {
+  if (*guess < s->st.n && strcmp(s->st.strs[*guess], str) == 0)
+    return *guess;
+  *guess = nw__strtab_intern(&s->st, str);
+  return *guess;
+}
+
 static nw__sreqs labels_sreqs_in(nw__scheduler *s, nw_arena *a,
                                  const nw_labels *l) {
   if (l->len == 0)
     return (nw__sreqs){0, NULL};
   nw__sreq *r = nw__arena_alloc(a, l->len * sizeof(*r));
   uint32_t *vals = nw__arena_alloc(a, l->len * sizeof(*vals));
+  uint32_t spare_k = UINT32_MAX, spare_v = UINT32_MAX;
   for (size_t i = 0; i < l->len; i++) {
-    uint32_t key = nw__strtab_intern(&s->st, l->items[i].key);
-    vals[i] = nw__strtab_intern(&s->st, l->items[i].value);
+    int g = i < LABEL_GUESSES;
+    uint32_t key = intern_guess(s, l->items[i].key,
+                                g ? &s->guess_key[i] : &spare_k);
+    vals[i] = intern_guess(s, l->items[i].value,
+                           g ? &s->guess_val[i] : &spare_v);
     r[i] = (nw__sreq){.key = key, .n = 1, .vals = &vals[i]};
   }
   /* Insertion sort: a node has a few dozen labels at most. */
@@ -823,7 +846,7 @@ static void compile_node(nw__scheduler *s, size_t i) {
   n->pods = nw__arena_alloc(s->a, (in->n_pods + 1) * sizeof(*n->pods));
   size_t nports = 0;
   for (size_t j = 0; j < in->n_pods; j++)
-    if (pod_is_active(in->pods[j]))
+    if (in->pods[j]->n_host_ports && pod_is_active(in->pods[j]))
       nports += in->pods[j]->n_host_ports;
   const nw__host_port **ports = nw__arena_alloc(s->a, (nports + 1) *
                                                           sizeof(*ports));
@@ -833,8 +856,7 @@ static void compile_node(nw__scheduler *s, size_t i) {
       continue;
     epod *e = &n->pods[n->n_pods++];
     e->p = p;
-    rvec_addl(s, &e->req, &p->requests, 1);
-    rvec_add(&n->used, &e->req, s->nres);
+    rvec_addl(s, &n->used, &p->requests, 1);
     for (size_t k = 0; k < p->n_host_ports; k++)
       ports[n->n_ports++] = &p->host_ports[k];
     /* Required anti-affinity of running pods repels matching pods. */
