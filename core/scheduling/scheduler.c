@@ -274,6 +274,12 @@ static nw__sreqs labels_sreqs_in(nw__scheduler *s, nw_arena *a,
     return (nw__sreqs){0, NULL};
   nw__sreq *r = nw__arena_alloc(a, l->len * sizeof(*r));
   uint32_t *vals = nw__arena_alloc(a, l->len * sizeof(*vals));
+  /* Sorted as (key id, position) pairs: moving 8 bytes instead of a
+   * 48-byte requirement. */
+  uint64_t small[LABEL_GUESSES];
+  uint64_t *ord = l->len <= LABEL_GUESSES
+                      ? small
+                      : nw__arena_alloc(a, l->len * sizeof(*ord));
   uint32_t spare_k = UINT32_MAX, spare_v = UINT32_MAX;
   for (size_t i = 0; i < l->len; i++) {
     int g = i < LABEL_GUESSES;
@@ -281,17 +287,22 @@ static nw__sreqs labels_sreqs_in(nw__scheduler *s, nw_arena *a,
                                 g ? &s->guess_key[i] : &spare_k);
     vals[i] = intern_guess(s, l->items[i].value,
                            g ? &s->guess_val[i] : &spare_v);
-    r[i] = (nw__sreq){.key = key, .n = 1, .vals = &vals[i]};
+    ord[i] = (uint64_t)key << 32 | (uint64_t)i;
   }
   /* Insertion sort: a node has a few dozen labels at most. */
   int dup = 0;
   for (size_t i = 1; i < l->len; i++) {
-    nw__sreq x = r[i];
+    uint64_t x = ord[i];
     size_t j = i;
-    for (; j > 0 && r[j - 1].key > x.key; j--)
-      r[j] = r[j - 1];
-    r[j] = x;
-    dup |= j > 0 && r[j - 1].key == x.key;
+    for (; j > 0 && ord[j - 1] > x; j--)
+      ord[j] = ord[j - 1];
+    ord[j] = x;
+  }
+  for (size_t i = 0; i < l->len; i++) {
+    uint32_t key = (uint32_t)(ord[i] >> 32);
+    dup |= i > 0 && (uint32_t)(ord[i - 1] >> 32) == key;
+    uint32_t pos = (uint32_t)(ord[i] & 0xffffffffu);
+    r[i] = (nw__sreq){.key = key, .n = 1, .vals = &vals[pos]};
   }
   if (!dup)
     return (nw__sreqs){(uint32_t)l->len, r};
