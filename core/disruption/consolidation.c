@@ -603,6 +603,9 @@ nw_status nw__consolidation_simulate(void *ctx, const size_t *idx, size_t n,
   /* Two claims already mean "no move" (Karpenter never replaces by more
    * than one node), so the solve can stop opening claims there. */
   opts.max_new_claims = 2;
+  /* Only where pods land counts here, never why one lands nowhere; the
+   * scheduler would place every unplaced pod once more to word that. */
+  opts.no_errors = 1;
   sim->solves++;
   r = nw__scheduler_solve(sim->sched, st->pending, st->n_pending, &opts,
                           arena, &err);
