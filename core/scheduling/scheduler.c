@@ -818,19 +818,11 @@ static const skey *universe(nw__scheduler *s, uint32_t key) {
 
 /* ---- building the scheduler ------------------------------------------- */
 
-/* Not terminating and not finished.  The first byte of the phase settles
- * most pods (Running, Pending) without a string compare. */
+/* Not terminating and not finished.  Reads the phase the decoder worked
+ * out (nw__pod.phase_id), not the string: this runs for every pod of every
+ * node of every scheduler. */
 static int pod_is_active(const nw__pod *p) {
-  if (p->terminating)
-    return 0;
-  switch (p->phase[0]) {
-  case 'S':
-    return strcmp(p->phase, "Succeeded") != 0;
-  case 'F':
-    return strcmp(p->phase, "Failed") != 0;
-  default:
-    return 1;
-  }
+  return !p->terminating && !nw__pod_finished(p);
 }
 
 static void compile_node(nw__scheduler *s, size_t i) {
@@ -937,8 +929,7 @@ static void inflight_overhead(nw__scheduler *s, snode *n) {
     const nw__daemonset *ds = s->in->daemonsets[d];
     int running = 0;
     for (uint32_t j = 0; j < n->n_pods && !running; j++)
-      running = n->pods[j].p->owner_kind &&
-                strcmp(n->pods[j].p->owner_kind, "DaemonSet") == 0 &&
+      running = n->pods[j].p->owner == NW__POD_OWNER_DAEMONSET &&
                 n->pods[j].p->owner_name &&
                 strcmp(n->pods[j].p->owner_name, ds->name) == 0;
     if (running)
@@ -2727,9 +2718,9 @@ nw__sched_result *nw__scheduler_solve(nw__scheduler *s,
     compile_pod(&v, &v.pods[i], pl[i].pod, i);
     /* DaemonSet pods of removed nodes do not move. */
     const nw__pod *p = pl[i].pod;
-    if (i >= n && p->owner_kind && strcmp(p->owner_kind, "DaemonSet") == 0)
+    if (i >= n && p->owner == NW__POD_OWNER_DAEMONSET)
       v.pods[i].fatal = "daemonset pod";
-    if (i >= n && p->owner_kind && strcmp(p->owner_kind, "Node") == 0)
+    if (i >= n && p->owner == NW__POD_OWNER_NODE)
       v.pods[i].fatal = "static pod";
   }
   v.n_pods = total;
