@@ -311,7 +311,12 @@ int nw__pod_pdb_blocked(const json_t *pod, const json_t *pdbs,
 
 int nw__model_pod_pdb_blocked(const nw__pod *pod, const json_t *pdbs,
                               const char **name) {
-  pod_view v = model_view(pod);
+  pod_view v;
+
+  /* pdb_blocked's answer without a view for the usual cases. */
+  if (json_array_size(pdbs) == 0 || nw__pod_finished(pod))
+    return 0;
+  v = model_view(pod);
 
   return pdb_blocked(&v, pdbs, name);
 }

@@ -33,7 +33,7 @@ nw__disruption_reason nw__method_reason(nw_consolidation_method method) {
 static const char *node_pool_name(const nw__sched_node *sn) {
   if (sn->nodepool != NULL && sn->nodepool[0] != '\0')
     return sn->nodepool;
-  return nw__labels_get(&sn->node->labels, LABEL_NODEPOOL);
+  return nw__node_label(sn->node, sn->node->nodepool, LABEL_NODEPOOL);
 }
 
 /* Index of the pool in st->sched->pools, or -1. */
@@ -121,6 +121,12 @@ struct nw__node_facts *nw__consolidation_facts_new(
 
 static int leaving(const nw__consolidation_state *st, size_t i);
 
+/* The node's NW__ANN_DO_NOT_DISRUPT annotation, or NULL. */
+static const char *node_dnd(const nw__node *n) {
+  return n->derived ? n->do_not_disrupt
+                    : nw__labels_get(&n->annotations, NW__ANN_DO_NOT_DISRUPT);
+}
+
 static int node_claim_dnd(const nw__consolidation_state *st, size_t i) {
   nw__claim_facts scratch;
   const nw__claim_facts *cf = claim_facts(st, i, &scratch);
@@ -141,8 +147,7 @@ static const fact *node_fact(const nw__consolidation_state *st, size_t i,
   f->pool = pool_index(st->sched, node_pool_name(&st->sched->nodes[i]));
   f->do_not_disrupt = (unsigned char)(
       f->managed &&
-      (nw__labels_get(&st->sched->nodes[i].node->annotations,
-                      NW__ANN_DO_NOT_DISRUPT) != NULL ||
+      (node_dnd(st->sched->nodes[i].node) != NULL ||
        node_claim_dnd(st, i)));
   f->leaving = (unsigned char)leaving(st, i);
   f->consolidatable = -1;
@@ -281,6 +286,19 @@ static int *pool_allowance(build *b, nw_arena *arena) {
   return allowed;
 }
 
+/* The node's instance type, zone and capacity type labels, or NULL. */
+static const char *instance_type_of(const nw__node *n) {
+  return nw__node_label(n, n->instance_type, LABEL_INSTANCE_TYPE);
+}
+
+static const char *zone_of(const nw__node *n) {
+  return nw__node_label(n, n->zone, LABEL_ZONE);
+}
+
+static const char *capacity_type_of(const nw__node *n) {
+  return nw__node_label(n, n->capacity_type, LABEL_CAPACITY_TYPE);
+}
+
 static const char *label_or(const nw__sched_node *sn, const char *key) {
   const char *v = nw__labels_get(&sn->node->labels, key);
 
@@ -312,10 +330,9 @@ static double offering_price(const nw_instance_types *types, const char *it,
 
 static double node_price(const nw__consolidation_state *st,
                          const nw__sched_node *sn, long pool) {
-  const nw_labels *l = &sn->node->labels;
-  const char *it = nw__labels_get(l, LABEL_INSTANCE_TYPE);
-  const char *zone = nw__labels_get(l, LABEL_ZONE);
-  const char *ct = nw__labels_get(l, LABEL_CAPACITY_TYPE);
+  const char *it = instance_type_of(sn->node);
+  const char *zone = zone_of(sn->node);
+  const char *ct = capacity_type_of(sn->node);
   const nw__sched_pool *sp = &st->sched->pools[pool];
   double price = -2;
 
@@ -423,9 +440,9 @@ static void fill_candidate(const nw__consolidation_state *st, const ranked *r,
   c->node_name = sn->node->name;
   c->provider_id = sn->node->provider_id;
   c->nodepool = st->sched->pools[r->pool].pool->name;
-  c->instance_type = nw__labels_get(&sn->node->labels, LABEL_INSTANCE_TYPE);
-  c->zone = nw__labels_get(&sn->node->labels, LABEL_ZONE);
-  c->capacity_type = nw__labels_get(&sn->node->labels, LABEL_CAPACITY_TYPE);
+  c->instance_type = instance_type_of(sn->node);
+  c->zone = zone_of(sn->node);
+  c->capacity_type = capacity_type_of(sn->node);
   c->price = r->price;
   c->n_pods = (size_t)r->n_pods;
   c->disruption_cost = r->cost;

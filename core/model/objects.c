@@ -997,7 +997,17 @@ nw__node *nw__node_decode(const json_t *obj, nw_arena *arena, nw_error *err) {
     if (t && s && strcmp(t, "Ready") == 0)
       n->ready = strcmp(s, "True") == 0;
   }
+  nw__node_derive(n);
   return c.failed ? NULL : n;
+}
+
+void nw__node_derive(nw__node *n) {
+  n->instance_type = nw__labels_get(&n->labels, "node.kubernetes.io/instance-type");
+  n->zone = nw__labels_get(&n->labels, "topology.kubernetes.io/zone");
+  n->capacity_type = nw__labels_get(&n->labels, "karpenter.sh/capacity-type");
+  n->nodepool = nw__labels_get(&n->labels, "karpenter.sh/nodepool");
+  n->do_not_disrupt = nw__labels_get(&n->annotations, NW__ANN_DO_NOT_DISRUPT);
+  n->derived = 1;
 }
 
 /* ---- NodePools ----------------------------------------------------- */

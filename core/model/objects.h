@@ -125,22 +125,41 @@ typedef enum nw__pod_owner {
 } nw__pod_owner;
 
 typedef struct nw__pod {
-  const char *name;
+  /* First, in about one cache line, what is read of every pod of every
+   * node in each pass: the snapshot's node_name, the disruption rules'
+   * facts, priority and age.  Passes over tens of thousands of cached
+   * pods wait on memory more than they compare; one line per pod is one
+   * miss.  The derived facts are worked out from the fields below when
+   * the pod is decoded (the decoded pod is immutable and cached across
+   * snapshots, so once per pod version); code that builds an nw__pod by
+   * hand and sets `phase`, `owner_kind` or `annotations` must call
+   * nw__pod_derive. */
+  const char *node_name;       /* spec.nodeName, NULL when unbound */
   const char *namespace_;
+  const char *do_not_disrupt;  /* NW__ANN_DO_NOT_DISRUPT's value, or NULL */
+  const char *deletion_cost;   /* NW__ANN_POD_DELETION_COST's value, or NULL */
+  int64_t creation_ms;         /* metadata.creationTimestamp, 0 if absent */
+  int32_t priority;
+  nw__pod_phase phase_id;      /* from `phase` */
+  nw__pod_owner owner;         /* from `owner_kind` */
+  int mirror;                  /* has the NW__ANN_MIRROR annotation */
+  int terminating;             /* metadata.deletionTimestamp is set */
+  /* Next, what the scheduler reads of every running pod when it compiles
+   * a node. */
+  /* Effective requests (kube's PodRequests: containers, init containers
+   * and sidecars, overhead); always includes "pods" = 1. */
+  nw_resource_list requests;
+  size_t n_host_ports;
+  const nw__host_port *host_ports;
+  nw__pod_affinity_terms anti_affinity;       /* required */
+  const char *name;
   const char *uid;
   nw_labels labels;
   nw_labels annotations;
   const char *owner_kind;      /* controller ownerReference kind or NULL */
   const char *owner_name;
-  const char *node_name;       /* spec.nodeName, NULL when unbound */
   const char *phase;           /* status.phase, "" when absent */
-  int terminating;             /* metadata.deletionTimestamp is set */
-  int32_t priority;
   const char *priority_class;
-  int64_t creation_ms;         /* metadata.creationTimestamp, 0 if absent */
-  /* Effective requests (kube's PodRequests: containers, init containers
-   * and sidecars, overhead); always includes "pods" = 1. */
-  nw_resource_list requests;
   nw_labels node_selector;
   nw__terms required_node_affinity;
   size_t n_preferred_node_affinity;
@@ -149,24 +168,12 @@ typedef struct nw__pod {
   const nw__toleration *tolerations;
   nw__pod_affinity_terms affinity;            /* required */
   nw__pod_affinity_terms preferred_affinity;
-  nw__pod_affinity_terms anti_affinity;       /* required */
   nw__pod_affinity_terms preferred_anti_affinity;
   size_t n_spreads;
   const nw__spread *spreads;
-  size_t n_host_ports;
-  const nw__host_port *host_ports;
   size_t n_pvcs;               /* persistentVolumeClaim and ephemeral */
   const char *const *pvcs;     /* claim names in the pod's namespace */
   int has_scheduling_gates;
-  /* Facts derived from the fields above when the pod is decoded (the
-   * decoded pod is immutable and cached across snapshots, so they are
-   * worked out once per pod version).  Code that builds an nw__pod by
-   * hand and sets `phase` or `owner_kind` must call nw__pod_derive. */
-  nw__pod_phase phase_id;      /* from `phase` */
-  nw__pod_owner owner;         /* from `owner_kind` */
-  int mirror;                  /* has the NW__ANN_MIRROR annotation */
-  const char *do_not_disrupt;  /* NW__ANN_DO_NOT_DISRUPT's value, or NULL */
-  const char *deletion_cost;   /* NW__ANN_POD_DELETION_COST's value, or NULL */
 } nw__pod;
 
 /* Sets the derived facts of `p` (phase_id, owner, mirror, do_not_disrupt,
@@ -192,7 +199,24 @@ typedef struct nw__node {
   int ready;                   /* condition Ready == True */
   int terminating;
   int64_t creation_ms;
+  /* The values of the labels and annotation the disruption rules read of
+   * every node in each pass (NULL when absent), looked up once by
+   * nw__node_decode (nw__node_derive).  `derived` is 1 then; nodes built
+   * by hand may leave it 0, and readers then look in `labels`
+   * (nw__node_label).  Whoever changes labels or annotations after
+   * nw__node_derive must call it again. */
+  int derived;
+  const char *instance_type;   /* node.kubernetes.io/instance-type */
+  const char *zone;            /* topology.kubernetes.io/zone */
+  const char *capacity_type;   /* karpenter.sh/capacity-type */
+  const char *nodepool;        /* karpenter.sh/nodepool */
+  const char *do_not_disrupt;  /* annotation NW__ANN_DO_NOT_DISRUPT */
 } nw__node;
+
+/* Sets n's derived fields from its labels and annotations (borrowed from
+ * n) and `derived` to 1. */
+void nw__node_derive(nw__node *n);
+
 
 typedef struct nw__budget {
   const char *nodes;           /* "10%" or "3" */
@@ -286,6 +310,13 @@ int nw__resources_decode(const json_t *obj, const char *where,
 int64_t nw__resources_get(const nw_resource_list *l, const char *name);
 /* Value of label `key`, or NULL. */
 const char *nw__labels_get(const nw_labels *l, const char *key);
+
+/* `cached` (one of n's derived fields) when n has them, else label `key`
+ * of n; e.g. nw__node_label(n, n->zone, "topology.kubernetes.io/zone"). */
+static inline const char *nw__node_label(const nw__node *n, const char *cached,
+                                         const char *key) {
+  return n->derived ? cached : nw__labels_get(&n->labels, key);
+}
 
 /*
  * Whether `labels` satisfy every requirement of `reqs` (label-selector

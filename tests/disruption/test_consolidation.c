@@ -232,6 +232,7 @@ static void test_candidate_prices(void) {
     if (strcmp(kv[i].key, "topology.kubernetes.io/zone") == 0)
       kv[i].value = "z9";
   }
+  nw__node_derive((nw__node *)c.nodes[2].node);
   CU_ASSERT_EQUAL_FATAL(nw__consolidation_candidates(&c.st, NW_METHOD_SINGLE_NODE,
                                                      c.a, &cs, &err), 0);
   CU_ASSERT_EQUAL_FATAL(cs.n, 2);

@@ -410,6 +410,33 @@ static void test_pod_derived(void) {
   nw__arena_free(a);
 }
 
+/* The labels the disruption rules read of every node, looked up once. */
+static void test_node_derived(void) {
+  nw_arena *a = nw__arena_new();
+  json_t *j = json_loads(
+      "{\"metadata\":{\"name\":\"n\",\"labels\":{"
+      "\"node.kubernetes.io/instance-type\":\"c8\","
+      "\"topology.kubernetes.io/zone\":\"zone-a\","
+      "\"karpenter.sh/nodepool\":\"web\"},"
+      "\"annotations\":{\"karpenter.sh/do-not-disrupt\":\"true\"}}}", 0, NULL);
+  nw__node *n = nw__node_decode(j, a, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+  CU_ASSERT_TRUE(n->derived);
+  CU_ASSERT_STRING_EQUAL(n->instance_type, "c8");
+  CU_ASSERT_STRING_EQUAL(n->zone, "zone-a");
+  CU_ASSERT_PTR_NULL(n->capacity_type);
+  CU_ASSERT_STRING_EQUAL(n->nodepool, "web");
+  CU_ASSERT_STRING_EQUAL(n->do_not_disrupt, "true");
+  CU_ASSERT_STRING_EQUAL(nw__node_label(n, n->zone, "topology.kubernetes.io/zone"), "zone-a");
+  /* A node built by hand has no derived fields: the labels answer. */
+  nw__node hand = {0};
+  hand.labels = n->labels;
+  CU_ASSERT_STRING_EQUAL(nw__node_label(&hand, hand.zone, "topology.kubernetes.io/zone"),
+                         "zone-a");
+  json_decref(j);
+  nw__arena_free(a);
+}
+
 NW_TEST_CASES({"quantities", test_quantities},
               {"quantity_format", test_quantity_format},
               {"pod_requests_init_sidecar_overhead", test_pod_requests},
@@ -418,5 +445,6 @@ NW_TEST_CASES({"quantities", test_quantities},
               {"durations", test_durations},
               {"label_matching", test_label_matching},
               {"pod_prune", test_pod_prune},
-              {"pod_derived", test_pod_derived});
+              {"pod_derived", test_pod_derived},
+              {"node_derived", test_node_derived});
 NW_TEST_MAIN("model", NULL, NULL);
