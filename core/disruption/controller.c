@@ -1082,7 +1082,7 @@ nw__disruption *nw__disruption_new(nw__env *env, const char *strategy) {
   d->drift_all = 1;
   d->next_expiry_ms = INT64_MAX;
   d->repair_dirty = 1;
-  d->cache = nw__snap_cache_new();
+  d->cache = nw__snap_cache_new(env);
   d->claims_by_node = json_object();
   d->maybe_unhealthy = json_object();
   nw__store_foreach(env->store, NW__K_NODECLAIM, index_existing, d);

@@ -351,7 +351,7 @@ nw__provisioner *nw__provisioner_new(nw__env *env) {
     return NULL;
   p->env = env;
   p->seen = json_object();
-  p->cache = nw__snap_cache_new();
+  p->cache = nw__snap_cache_new(env);
   nw__store_watch(env->store, on_change, p);
   return p;
 }

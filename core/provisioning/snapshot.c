@@ -2,11 +2,11 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cluster/objutil.h"
-#include <stdio.h>
 #include "cluster/providers.h"
 #include "disruption/drift.h"
 #include "lifecycle/claim.h"
@@ -34,40 +34,112 @@ static void *grow_push(nw_arena *a, grow *g) {
   return (char *)g->items + g->size * g->n++;
 }
 
+/* ---- the maintained cache ---------------------------------------------- */
 
-/* ---- the decode cache -------------------------------------------------- */
+/*
+ * How it works: the cache watches the store and keeps, for every pod,
+ * Node and NodeClaim, a record with its place in the store's order (the
+ * store lists objects in insertion order and keeps a replaced object at
+ * its place, so numbering additions as they are reported gives that
+ * order).  Records are kept in the lists a take hands out: Nodes, claims
+ * without a Node (in flight), pending pods, and per node name its bound
+ * pods, each ordered by place.  A take walks these lists instead of the
+ * store, decoding only the records that changed since they were last
+ * decoded, so its cost is copying pointers.
+ */
 
 /* An arena of cached decoded objects, alive while the cache keeps one of
- * its entries or a snapshot uses it. */
+ * its values or a snapshot uses it. */
 typedef struct nw__snap_chunk {
   nw_arena *arena;
-  atomic_size_t refs;
-  uint64_t mark;          /* the last take that handed it to a snapshot */
+  atomic_size_t refs;     /* the cache's (while listed) and snapshots' */
+  size_t live;            /* cache values in it (loop only) */
+  size_t made;            /* values ever decoded into it */
+  size_t at;              /* position in the cache's list */
+  int evacuate;
 } chunk;
 
-typedef enum centry_kind { CE_POD = 0, CE_NODE, CE_CLAIM } centry_kind;
+/* More chunks than this and the take moves the values of the sparse
+ * ones into its own chunk (decoding them again when next used), which
+ * bounds the memory dead values can hold and the chunks a snapshot
+ * references.  The KEEP_CHUNKS fullest ones stay while at least half of
+ * what was decoded into them is alive. */
+enum { MAX_CHUNKS = 32, KEEP_CHUNKS = 8 };
 
-typedef struct centry {
-  json_t *obj;            /* the store's object; a reference is held */
-  centry_kind kind;
-  void *value;            /* nw__pod / nw__node in ch, or a json_t copy */
-  nw__claim_facts *facts; /* claims: in ch */
-  chunk *ch;              /* the chunk value or facts live in */
-  uint64_t seen;          /* the last take that used it */
-} centry;
+enum { UNDECODED = 0, DECODED, FAILED };
 
-/* Open addressing by object address; a table is rebuilt by every take,
- * which carries over the entries it used and drops the rest. */
-typedef struct ctable {
-  centry **slots;
-  size_t cap;             /* power of two */
-  size_t n;
-} ctable;
+typedef struct group group;
+typedef struct pident pident;
 
-/* New decodes of one take go into one chunk; after this many chunks the
- * cache starts over (one full decode), which bounds the memory that
- * chunks kept alive by a few long-lived objects can hold. */
-enum { MAX_CHUNKS = 32 };
+/* One store object of the kinds kept (pods, Nodes, NodeClaims). */
+typedef struct rec {
+  json_t *obj;            /* key (first member): the store's object, held */
+  uint64_t seq;           /* place in the store's order of its kind */
+  nw__kind kind;
+  int state;              /* of value */
+  chunk *ch;              /* where value lives */
+  const void *value;      /* decoded pod or Node, or the claim's facts */
+  char *err;              /* why it did not decode (FAILED) */
+  /* pods */
+  group *grp;             /* the node name's group it is listed in */
+  int pending;            /* listed in the pending pods */
+  /* Nodes and claims: their providerID's entry (NULL without one) */
+  pident *pi;
+  /* Nodes, once decoded */
+  group *own;             /* the group of its name (holds a reference) */
+  const char *nodepool;
+  /* claims */
+  json_t *copy;           /* the private copy, with value; held */
+  int deleting;
+  int inflight;           /* listed in the in-flight claims */
+  int ifstate;            /* of the in-flight node */
+  chunk *ch2;             /* where the in-flight node lives */
+  const nw__node *ifnode;
+  const char *ifpool;
+} rec;
+
+/* A record in a list ordered by place; val caches a pod's decode so a
+ * take reads the list only. */
+typedef struct ent {
+  uint64_t seq;
+  const void *val;
+  rec *r;
+} ent;
+
+typedef struct svec {
+  ent *v;
+  size_t n, cap;
+} svec;
+
+/* The pods bound to one node name, and the decoded Nodes of that name. */
+struct group {
+  char *name;             /* key (first member) */
+  svec pods;
+  size_t nodes;
+  size_t owner;           /* the take's last node of this name */
+  uint64_t owner_gen;
+};
+
+/* The claims and the number of Nodes with one providerID. */
+struct pident {
+  char *pid;              /* key (first member) */
+  rec **claims;
+  size_t n_claims, cap_claims;
+  size_t n_nodes;
+};
+
+/* Open addressing by a hash of the item's key (its first member: an
+ * object's address, or a string). */
+typedef struct hslot {
+  uint64_t h;
+  void *item;
+} hslot;
+
+typedef struct htab {
+  hslot *s;
+  size_t cap, n;
+  int str;                /* keys are strings */
+} htab;
 
 /* A pool's usable types, as positions in the provider's list. */
 typedef struct usable {
@@ -85,13 +157,143 @@ struct nw__snap_cache {
   usable *usable;
   size_t n_usable;
   size_t usable_hits, usable_misses;
-  ctable old;             /* entries of the previous take */
-  ctable cur;             /* entries of this take */
+  nw__store *store;       /* watched; NULL when the watch failed */
+  htab objs;              /* object -> rec */
+  htab groups;            /* node name -> group */
+  htab pids;              /* providerID -> pident */
+  svec nodes;             /* every Node */
+  svec inflight;          /* claims without a Node */
+  svec pending;           /* pending pods */
+  uint64_t next_seq[3];   /* per kind (pods, Nodes, claims) */
+  chunk **chunks;         /* listed: holding values, or this take's */
+  size_t n_chunks, cap_chunks;
+  chunk *fresh;           /* this take's, created on its first decode */
   uint64_t gen;
-  chunk *fresh;           /* this take's chunk, created on first miss */
-  size_t chunks_made;
   size_t reused, decoded;
 };
+
+static uint64_t name_hash(const char *k) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (; *k; k++)
+    h = (h ^ (unsigned char)*k) * 0x100000001b3ull;
+  return h ^ (h >> 32);
+}
+
+static uint64_t ptr_hash(const void *p) {
+  uint64_t h = (uint64_t)(uintptr_t)p;
+  h ^= h >> 17;
+  h *= 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+
+static int key_is(const htab *t, const void *item, const void *key) {
+  const void *k = *(void *const *)item;
+  return t->str ? strcmp(k, key) == 0 : k == key;
+}
+
+static size_t ht_find(const htab *t, uint64_t h, const void *key) {
+  for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+    if (!t->s[i].item || (t->s[i].h == h && key_is(t, t->s[i].item, key)))
+      return i;
+  }
+}
+
+static void *ht_get(const htab *t, uint64_t h, const void *key) {
+  return t->cap ? t->s[ht_find(t, h, key)].item : NULL;
+}
+
+static int ht_put(htab *t, uint64_t h, void *item) {
+  /* At most half full, so probes stay short. */
+  if ((t->n + 1) * 2 > t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    hslot *s = calloc(cap, sizeof(*s));
+    if (!s)
+      return -1;
+    for (size_t i = 0; i < t->cap; i++) {
+      if (!t->s[i].item)
+        continue;
+      size_t j = t->s[i].h & (cap - 1);
+      while (s[j].item)
+        j = (j + 1) & (cap - 1);
+      s[j] = t->s[i];
+    }
+    free(t->s);
+    t->s = s;
+    t->cap = cap;
+  }
+  size_t i = ht_find(t, h, *(void **)item);
+  t->s[i] = (hslot){h, item};
+  t->n++;
+  return 0;
+}
+
+/* Removes key, shifting back the entries after it (no tombstones). */
+static void ht_del(htab *t, uint64_t h, const void *key) {
+  if (!t->cap)
+    return;
+  size_t mask = t->cap - 1;
+  size_t i = ht_find(t, h, key);
+  if (!t->s[i].item)
+    return;
+  t->s[i].item = NULL;
+  t->n--;
+  for (size_t j = (i + 1) & mask; t->s[j].item; j = (j + 1) & mask) {
+    size_t k = t->s[j].h & mask;
+    /* Entry j may move to the hole at i unless its home k lies in the
+     * cyclic range (i, j]. */
+    int stays = i <= j ? (k > i && k <= j) : (k > i || k <= j);
+    if (stays)
+      continue;
+    t->s[i] = t->s[j];
+    t->s[j].item = NULL;
+    i = j;
+  }
+}
+
+/* The first position whose place is not before seq. */
+static size_t svec_at(const svec *s, uint64_t seq) {
+  if (s->n && s->v[s->n - 1].seq < seq)
+    return s->n;
+  size_t lo = 0, hi = s->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->v[mid].seq < seq)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static int svec_insert(svec *s, rec *r) {
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 8;
+    ent *v = realloc(s->v, cap * sizeof(*v));
+    if (!v)
+      return -1;
+    s->v = v;
+    s->cap = cap;
+  }
+  size_t i = svec_at(s, r->seq);
+  memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(*s->v));
+  s->v[i] = (ent){r->seq, NULL, r};
+  s->n++;
+  return 0;
+}
+
+static ent *svec_find(const svec *s, const rec *r) {
+  size_t i = svec_at(s, r->seq);
+  return i < s->n && s->v[i].r == r ? &s->v[i] : NULL;
+}
+
+static void svec_remove(svec *s, const rec *r) {
+  ent *e = svec_find(s, r);
+  if (!e)
+    return;
+  size_t i = (size_t)(e - s->v);
+  memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
+  s->n--;
+}
 
 static void chunk_unref(chunk *ch) {
   if (ch && atomic_fetch_sub(&ch->refs, 1) == 1) {
@@ -100,79 +302,338 @@ static void chunk_unref(chunk *ch) {
   }
 }
 
-static size_t slot_of(const ctable *t, const json_t *obj) {
-  uintptr_t h = (uintptr_t)obj;
-  h ^= h >> 17;
-  h *= (uintptr_t)0x9e3779b97f4a7c15ull;
-  return (size_t)(h >> 7) & (t->cap - 1);
-}
-
-static centry *table_find(const ctable *t, const json_t *obj, centry_kind kind) {
-  if (!t->cap)
-    return NULL;
-  for (size_t i = slot_of(t, obj);; i = (i + 1) & (t->cap - 1)) {
-    centry *e = t->slots[i];
-    if (!e)
+/* The take's chunk for new decodes; NULL on OOM. */
+static chunk *fresh_chunk(nw__snap_cache *c) {
+  if (c->fresh)
+    return c->fresh;
+  if (c->n_chunks == c->cap_chunks) {
+    size_t cap = c->cap_chunks ? c->cap_chunks * 2 : 16;
+    chunk **g = realloc(c->chunks, cap * sizeof(*g));
+    if (!g)
       return NULL;
-    if (e->obj == obj && e->kind == kind)
-      return e;
+    c->chunks = g;
+    c->cap_chunks = cap;
   }
+  chunk *ch = calloc(1, sizeof(*ch));
+  nw_arena *a = ch ? nw__arena_new() : NULL;
+  if (!a) {
+    free(ch);
+    return NULL;
+  }
+  ch->arena = a;
+  atomic_init(&ch->refs, 1);
+  ch->at = c->n_chunks;
+  c->chunks[c->n_chunks++] = ch;
+  c->fresh = ch;
+  return ch;
 }
 
-static int table_grow(ctable *t) {
-  size_t cap = t->cap ? t->cap * 2 : 256;
-  centry **slots = calloc(cap, sizeof(*slots));
-  if (!slots)
-    return -1;
-  ctable nt = {slots, cap, t->n};
-  for (size_t i = 0; i < t->cap; i++) {
-    centry *e = t->slots[i];
-    if (!e)
-      continue;
-    size_t j = slot_of(&nt, e->obj);
-    while (slots[j])
-      j = (j + 1) & (cap - 1);
-    slots[j] = e;
+/* Unlists a chunk and drops the cache's reference. */
+static void chunk_retire(nw__snap_cache *c, chunk *ch) {
+  chunk *last = c->chunks[--c->n_chunks];
+  c->chunks[ch->at] = last;
+  last->at = ch->at;
+  chunk_unref(ch);
+}
+
+static void chunk_hold(chunk *ch) {
+  ch->live++;
+  ch->made++;
+}
+
+static void chunk_release(nw__snap_cache *c, chunk *ch) {
+  if (ch && --ch->live == 0 && ch != c->fresh)
+    chunk_retire(c, ch);
+}
+
+static group *group_get(nw__snap_cache *c, const char *name) {
+  uint64_t h = name_hash(name);
+  group *g = ht_get(&c->groups, h, name);
+  if (g)
+    return g;
+  g = calloc(1, sizeof(*g));
+  char *key = g ? strdup(name) : NULL;
+  if (!key) {
+    free(g);
+    return NULL;
   }
-  free(t->slots);
-  *t = nt;
+  g->name = key;
+  if (ht_put(&c->groups, h, g) != 0) {
+    free(key);
+    free(g);
+    return NULL;
+  }
+  return g;
+}
+
+static void group_drop_if_unused(nw__snap_cache *c, group *g) {
+  if (!g || g->pods.n || g->nodes)
+    return;
+  ht_del(&c->groups, name_hash(g->name), g->name);
+  free(g->pods.v);
+  free(g->name);
+  free(g);
+}
+
+static pident *pident_get(nw__snap_cache *c, const char *pid) {
+  uint64_t h = name_hash(pid);
+  pident *p = ht_get(&c->pids, h, pid);
+  if (p)
+    return p;
+  p = calloc(1, sizeof(*p));
+  char *key = p ? strdup(pid) : NULL;
+  if (!key) {
+    free(p);
+    return NULL;
+  }
+  p->pid = key;
+  if (ht_put(&c->pids, h, p) != 0) {
+    free(key);
+    free(p);
+    return NULL;
+  }
+  return p;
+}
+
+static void pident_drop_if_unused(nw__snap_cache *c, pident *p) {
+  if (p->n_claims || p->n_nodes)
+    return;
+  ht_del(&c->pids, name_hash(p->pid), p->pid);
+  free(p->claims);
+  free(p->pid);
+  free(p);
+}
+
+static const char *str_at(const json_t *obj, const char *a, const char *b) {
+  return json_string_value(json_object_get(json_object_get(obj, a), b));
+}
+
+/* A claim is in flight (a node of its own in the snapshot) unless it is
+ * being deleted or a Node has its providerID. */
+static void claim_reeval(nw__snap_cache *c, rec *r) {
+  int want = !r->deleting && !(r->pi && r->pi->n_nodes > 0);
+  if (want == r->inflight)
+    return;
+  if (want && svec_insert(&c->inflight, r) != 0)
+    return;
+  if (!want)
+    svec_remove(&c->inflight, r);
+  r->inflight = want;
+}
+
+static void pident_reeval(nw__snap_cache *c, pident *p) {
+  for (size_t i = 0; i < p->n_claims; i++)
+    claim_reeval(c, p->claims[i]);
+}
+
+/* The cached value of a pod in its list, NULL to decode when next used. */
+static void pod_set_val(nw__snap_cache *c, rec *r, const void *val) {
+  ent *e = r->grp ? svec_find(&r->grp->pods, r)
+                  : (r->pending ? svec_find(&c->pending, r) : NULL);
+  if (e)
+    e->val = val;
+}
+
+/* Forgets r's decoded values (they go with their chunks). */
+static void value_drop(nw__snap_cache *c, rec *r) {
+  if (r->kind == NW__K_POD && r->state == DECODED)
+    pod_set_val(c, r, NULL);
+  chunk_release(c, r->ch);
+  r->ch = NULL;
+  r->value = NULL;
+  free(r->err);
+  r->err = NULL;
+  r->state = UNDECODED;
+  if (r->own) {
+    r->own->nodes--;
+    group_drop_if_unused(c, r->own);
+    r->own = NULL;
+  }
+  r->nodepool = NULL;
+  json_decref(r->copy);
+  r->copy = NULL;
+}
+
+static void ifnode_drop(nw__snap_cache *c, rec *r) {
+  chunk_release(c, r->ch2);
+  r->ch2 = NULL;
+  r->ifnode = NULL;
+  r->ifpool = NULL;
+  r->ifstate = UNDECODED;
+}
+
+/* Lists r by what its object says now. */
+static void rec_link(nw__snap_cache *c, rec *r) {
+  if (r->kind == NW__K_POD) {
+    /* As the walk: a pod names its node (non-empty), or is pending, or
+     * is in no snapshot. */
+    const char *on = str_at(r->obj, "spec", "nodeName");
+    if (on && *on) {
+      r->grp = group_get(c, on);
+      if (r->grp && svec_insert(&r->grp->pods, r) != 0) {
+        group_drop_if_unused(c, r->grp);
+        r->grp = NULL;
+      }
+    } else if (!on && nw__pod_pending(r->obj)) {
+      r->pending = svec_insert(&c->pending, r) == 0;
+    }
+    return;
+  }
+  const char *pid = r->kind == NW__K_NODE ? str_at(r->obj, "spec", "providerID")
+                                         : str_at(r->obj, "status", "providerID");
+  r->pi = pid && *pid ? pident_get(c, pid) : NULL;
+  if (r->kind == NW__K_NODE) {
+    if (r->pi && r->pi->n_nodes++ == 0)
+      pident_reeval(c, r->pi);
+    return;
+  }
+  if (r->pi && r->pi->n_claims == r->pi->cap_claims) {
+    size_t cap = r->pi->cap_claims ? r->pi->cap_claims * 2 : 2;
+    rec **g = realloc(r->pi->claims, cap * sizeof(*g));
+    if (g) {
+      r->pi->claims = g;
+      r->pi->cap_claims = cap;
+    }
+  }
+  if (r->pi && r->pi->n_claims < r->pi->cap_claims)
+    r->pi->claims[r->pi->n_claims++] = r;
+  r->deleting = nw__obj_deleting(r->obj) != 0;
+  claim_reeval(c, r);
+}
+
+/* Undoes rec_link and forgets r's decoded values. */
+static void rec_unlink(nw__snap_cache *c, rec *r) {
+  value_drop(c, r);
+  ifnode_drop(c, r);
+  if (r->grp) {
+    svec_remove(&r->grp->pods, r);
+    group_drop_if_unused(c, r->grp);
+    r->grp = NULL;
+  }
+  if (r->pending) {
+    svec_remove(&c->pending, r);
+    r->pending = 0;
+  }
+  if (r->inflight) {
+    svec_remove(&c->inflight, r);
+    r->inflight = 0;
+  }
+  pident *p = r->pi;
+  r->pi = NULL;
+  if (!p)
+    return;
+  if (r->kind == NW__K_NODE) {
+    if (--p->n_nodes == 0)
+      pident_reeval(c, p);
+  } else {
+    for (size_t i = 0; i < p->n_claims; i++) {
+      if (p->claims[i] == r) {
+        memmove(&p->claims[i], &p->claims[i + 1],
+                (p->n_claims - i - 1) * sizeof(*p->claims));
+        p->n_claims--;
+        break;
+      }
+    }
+  }
+  pident_drop_if_unused(c, p);
+}
+
+static void rec_add(nw__snap_cache *c, nw__kind kind, json_t *obj) {
+  rec *r = calloc(1, sizeof(*r));
+  if (!r)
+    return;
+  r->obj = json_incref(obj);
+  r->kind = kind;
+  r->seq = c->next_seq[kind]++;
+  if (ht_put(&c->objs, ptr_hash(obj), r) != 0) {
+    json_decref(obj);
+    free(r);
+    return;
+  }
+  if (kind == NW__K_NODE && svec_insert(&c->nodes, r) != 0) {
+    ht_del(&c->objs, ptr_hash(obj), obj);
+    json_decref(obj);
+    free(r);
+    return;
+  }
+  rec_link(c, r);
+}
+
+static void rec_free(nw__snap_cache *c, rec *r) {
+  rec_unlink(c, r);
+  if (r->kind == NW__K_NODE)
+    svec_remove(&c->nodes, r);
+  ht_del(&c->objs, ptr_hash(r->obj), r->obj);
+  json_decref(r->obj);
+  free(r);
+}
+
+static void on_store(void *user, nw__kind kind, const json_t *old_obj,
+                     const json_t *new_obj) {
+  nw__snap_cache *c = user;
+  if (kind != NW__K_POD && kind != NW__K_NODE && kind != NW__K_NODECLAIM)
+    return;
+  rec *r = old_obj ? ht_get(&c->objs, ptr_hash(old_obj), old_obj) : NULL;
+  if (!new_obj) {
+    if (r)
+      rec_free(c, r);
+    return;
+  }
+  if (!r) {
+    rec_add(c, kind, (json_t *)new_obj);
+    return;
+  }
+  /* A replaced object keeps its place. */
+  rec_unlink(c, r);
+  ht_del(&c->objs, ptr_hash(r->obj), r->obj);
+  json_decref(r->obj);
+  r->obj = json_incref((json_t *)new_obj);
+  if (ht_put(&c->objs, ptr_hash(new_obj), r) != 0) {
+    if (r->kind == NW__K_NODE)
+      svec_remove(&c->nodes, r);
+    json_decref(r->obj);
+    free(r);
+    return;
+  }
+  rec_link(c, r);
+}
+
+static int seed(void *user, json_t *obj) {
+  void **arg = user;
+  rec_add(arg[0], *(nw__kind *)arg[1], obj);
   return 0;
 }
 
-static int table_add(ctable *t, centry *e) {
-  /* At most half full, so probes stay short. */
-  if ((t->n + 1) * 2 > t->cap && table_grow(t) != 0)
-    return -1;
-  size_t i = slot_of(t, e->obj);
-  while (t->slots[i])
-    i = (i + 1) & (t->cap - 1);
-  t->slots[i] = e;
-  t->n++;
-  return 0;
-}
-
-static void entry_free(centry *e) {
-  json_decref(e->obj);
-  if (e->kind == CE_CLAIM)
-    json_decref(e->value);
-  chunk_unref(e->ch);
-  free(e);
-}
-
-/* Frees the entries of `t` not used by take `gen` (all when gen is 0),
- * and the table. */
-static void table_drop(ctable *t, uint64_t gen) {
-  for (size_t i = 0; i < t->cap; i++) {
-    centry *e = t->slots[i];
-    if (e && (gen == 0 || e->seen != gen))
-      entry_free(e);
+/* Drops every record (the cache then works as if the store were
+ * empty). */
+static void recs_clear(nw__snap_cache *c) {
+  while (c->objs.n) {
+    for (size_t i = 0; i < c->objs.cap && c->objs.n; i++) {
+      if (c->objs.s[i].item)
+        rec_free(c, c->objs.s[i].item);
+    }
   }
-  free(t->slots);
-  memset(t, 0, sizeof(*t));
 }
 
-nw__snap_cache *nw__snap_cache_new(void) {
-  return calloc(1, sizeof(nw__snap_cache));
+nw__snap_cache *nw__snap_cache_new(nw__env *env) {
+  nw__snap_cache *c = calloc(1, sizeof(nw__snap_cache));
+  if (!c)
+    return NULL;
+  c->groups.str = 1;
+  c->pids.str = 1;
+  if (!env || !env->store)
+    return c;
+  /* What the store holds already, in its order; then every change. */
+  static const nw__kind kinds[] = {NW__K_NODE, NW__K_NODECLAIM, NW__K_POD};
+  for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+    void *arg[2] = {c, (void *)&kinds[i]};
+    nw__store_foreach(env->store, kinds[i], seed, arg);
+  }
+  if (nw__store_watch(env->store, on_store, c) == 0)
+    c->store = env->store;
+  else
+    recs_clear(c);
+  return c;
 }
 
 static void usable_free(usable *u) {
@@ -186,12 +647,22 @@ static void usable_free(usable *u) {
 void nw__snap_cache_free(nw__snap_cache *c) {
   if (!c)
     return;
+  if (c->store)
+    nw__store_unwatch(c->store, on_store, c);
   for (size_t i = 0; i < c->n_usable; i++)
     usable_free(&c->usable[i]);
   free(c->usable);
-  table_drop(&c->old, 0);
-  table_drop(&c->cur, 0);
-  chunk_unref(c->fresh);
+  recs_clear(c);
+  free(c->objs.s);
+  free(c->groups.s);
+  free(c->pids.s);
+  free(c->nodes.v);
+  free(c->inflight.v);
+  free(c->pending.v);
+  /* Whatever snapshots still use stays with them. */
+  for (size_t i = 0; i < c->n_chunks; i++)
+    chunk_unref(c->chunks[i]);
+  free(c->chunks);
   free(c);
 }
 
@@ -207,47 +678,15 @@ void nw__snap_cache_type_stats(const nw__snap_cache *c, size_t *reused,
   *computed = c ? c->usable_misses : 0;
 }
 
-static void cache_begin(nw__snap_cache *c) {
-  c->gen++;
-  if (c->chunks_made >= MAX_CHUNKS) {
-    /* Start over: the entries go, their chunks with the last snapshot
-     * that uses them. */
-    table_drop(&c->old, 0);
-    c->chunks_made = 0;
-  }
-  /* This take carries over about as many entries as the last one had:
-   * sized alike, the table does not grow (and rehash) its way up. */
-  if (c->old.cap && !c->cur.cap) {
-    c->cur.slots = calloc(c->old.cap, sizeof(*c->cur.slots));
-    c->cur.cap = c->cur.slots ? c->old.cap : 0;
-  }
-}
-
-static void cache_end(nw__snap_cache *c) {
-  /* Entries carried into cur were marked with this take; the rest of the
-   * previous take's table is gone from the store. */
-  table_drop(&c->old, c->gen);
-  c->old = c->cur;
-  memset(&c->cur, 0, sizeof(c->cur));
-  /* The take's own reference on its chunk; entries hold theirs. */
-  chunk_unref(c->fresh);
-  c->fresh = NULL;
-}
+/* ---- taking a snapshot --------------------------------------------------- */
 
 /* Node name -> position in the snapshot's nodes, in the snapshot's
- * arena (looked up once per bound pod). */
+ * arena (looked up once per bound pod by the walk). */
 typedef struct name_index {
   const char **keys;
   size_t *pos;
   size_t cap;             /* power of two, at least twice the names */
 } name_index;
-
-static uint64_t name_hash(const char *k) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (; *k; k++)
-    h = (h ^ (unsigned char)*k) * 0x100000001b3ull;
-  return h ^ (h >> 32);
-}
 
 static void name_index_init(name_index *x, size_t n, nw_arena *a) {
   size_t cap = 16;
@@ -286,159 +725,10 @@ static size_t name_index_get(const name_index *x, const char *name) {
 typedef struct taker {
   nw__env *env;
   nw__snapshot *s;
-  nw__snap_cache *cache;  /* may be NULL */
-  grow nodes, claims, pending, pools, ds, pvs, pvcs, scs, pods, chunks;
+  grow nodes, claims, pending, pools, ds, pvs, pvcs, scs, pods;
   grow facts;             /* parallel to claims */
-  name_index node_index;  /* Node name -> position in nodes */
+  name_index node_index;  /* Node name -> position in nodes (the walk) */
 } taker;
-
-/* The snapshot keeps chunk `ch` alive (once per take). */
-static void use_chunk(taker *t, chunk *ch) {
-  if (ch->mark == t->cache->gen)
-    return;
-  chunk **slot = grow_push(t->s->arena, &t->chunks);
-  if (!slot)
-    return;
-  ch->mark = t->cache->gen;
-  atomic_fetch_add(&ch->refs, 1);
-  *slot = ch;
-}
-
-/* The take's entry for obj: carried over from the previous take, or new
- * (value NULL, to be filled by the caller).  `old` is obj's entry in the
- * previous take's table when the caller looked it up already (looked
- * set), saving a lookup.  NULL on OOM. */
-static centry *cache_entry(taker *t, json_t *obj, centry_kind kind,
-                           centry *old, int looked, int *hit) {
-  nw__snap_cache *c = t->cache;
-  /* Most objects are unchanged since the previous take: look there
-   * first.  An entry already carried over is in this take's table too. */
-  centry *e = looked ? old : table_find(&c->old, obj, kind);
-  *hit = 1;
-  if (e && e->seen == c->gen)
-    return e;
-  if (e) {
-    e->seen = c->gen;
-    if (table_add(&c->cur, e) != 0) {
-      e->seen = 0;
-      return NULL;
-    }
-    c->reused++;
-    return e;
-  }
-  e = table_find(&c->cur, obj, kind);
-  if (e)
-    return e;
-  *hit = 0;
-  e = calloc(1, sizeof(*e));
-  if (!e)
-    return NULL;
-  e->obj = json_incref(obj);
-  e->kind = kind;
-  e->seen = c->gen;
-  return e;
-}
-
-/* The take's chunk for new decodes. */
-static nw_arena *fresh_arena(nw__snap_cache *c) {
-  if (!c->fresh) {
-    chunk *ch = calloc(1, sizeof(*ch));
-    nw_arena *a = ch ? nw__arena_new() : NULL;
-    if (!a) {
-      free(ch);
-      return NULL;
-    }
-    ch->arena = a;
-    atomic_init(&ch->refs, 1);
-    c->fresh = ch;
-    c->chunks_made++;
-  }
-  return c->fresh->arena;
-}
-
-static void *decode_into(json_t *obj, centry_kind kind, nw_arena *a,
-                         nw_error *err) {
-  return kind == CE_POD ? (void *)nw__pod_decode(obj, a, err)
-                        : (void *)nw__node_decode(obj, a, err);
-}
-
-/* Decodes a pod or node through the cache (or into the snapshot's arena
- * without one); `old` and `looked` as for cache_entry.  NULL with err
- * when it does not decode. */
-static const void *decode_hinted(taker *t, json_t *obj, centry_kind kind,
-                                 centry *old, int looked, nw_error *err) {
-  if (!t->cache)
-    return decode_into(obj, kind, t->s->arena, err);
-  int hit;
-  centry *e = cache_entry(t, obj, kind, old, looked, &hit);
-  if (!e)
-    return decode_into(obj, kind, t->s->arena, err);
-  if (!hit) {
-    nw_arena *a = fresh_arena(t->cache);
-    void *v = a ? decode_into(obj, kind, a, err) : NULL;
-    /* What does not decode is not cached: it is reported again. */
-    if (!v || table_add(&t->cache->cur, e) != 0) {
-      json_decref(e->obj);
-      free(e);
-      if (v)
-        use_chunk(t, t->cache->fresh);
-      return v ? v : (a ? NULL : decode_into(obj, kind, t->s->arena, err));
-    }
-    e->value = v;
-    e->ch = t->cache->fresh;
-    atomic_fetch_add(&e->ch->refs, 1);
-    t->cache->decoded++;
-  }
-  use_chunk(t, e->ch);
-  return e->value;
-}
-
-static const void *decode(taker *t, json_t *obj, centry_kind kind,
-                          nw_error *err) {
-  return decode_hinted(t, obj, kind, NULL, 0, err);
-}
-
-/* A private copy of a claim for the snapshot (a new reference), and its
- * facts (*facts, valid as long as the snapshot). */
-static json_t *claim_copy(taker *t, json_t *claim, const nw__claim_facts **facts) {
-  nw__claim_facts *f = NULL;
-  if (!t->cache) {
-    f = nw__arena_alloc(t->s->arena, sizeof(*f));
-    if (f)
-      nw__claim_facts_of(claim, f);
-    *facts = f;
-    return json_deep_copy(claim);
-  }
-  int hit;
-  centry *e = cache_entry(t, claim, CE_CLAIM, NULL, 0, &hit);
-  if (e && !hit) {
-    nw_arena *a = fresh_arena(t->cache);
-    f = a ? nw__arena_alloc(a, sizeof(*f)) : NULL;
-    e->value = json_deep_copy(claim);
-    if (!f || !e->value || table_add(&t->cache->cur, e) != 0) {
-      json_decref(e->value);
-      json_decref(e->obj);
-      free(e);
-      e = NULL;
-    } else {
-      nw__claim_facts_of(claim, f);
-      e->facts = f;
-      e->ch = t->cache->fresh;
-      atomic_fetch_add(&e->ch->refs, 1);
-      t->cache->decoded++;
-    }
-  }
-  if (!e) {
-    f = nw__arena_alloc(t->s->arena, sizeof(*f));
-    if (f)
-      nw__claim_facts_of(claim, f);
-    *facts = f;
-    return json_deep_copy(claim);
-  }
-  use_chunk(t, e->ch);
-  *facts = e->facts;
-  return json_incref(e->value);
-}
 
 int nw__pod_pending(const json_t *pod) {
   const json_t *spec = json_object_get(pod, "spec");
@@ -460,20 +750,51 @@ int nw__pod_pending(const json_t *pod) {
   return 0;
 }
 
+
+/* The node an in-flight claim (borrowed) counts as: what it asked for or,
+ * once launched, what it has, with its labels, single-valued In
+ * requirements and hostname.  In `a`; *nodepool gets the claim's pool.
+ * NULL when the claim does not decode. */
+static const nw__node *inflight_node(const json_t *claim, nw_arena *a,
+                                     const char **nodepool) {
+  nw_error err = {0};
+  nw_node_claim *c = nw__claim_decode((json_t *)claim, NULL, a, &err);
+  if (!c)
+    return NULL;
+  nw__node *node = nw__arena_alloc(a, sizeof(*node));
+  nw_kv *kv = nw__arena_alloc(a, (c->labels.len + c->requirements.len + 2) * sizeof(*kv));
+  if (!node || !kv)
+    return NULL;
+  memset(node, 0, sizeof(*node));
+  node->name = c->name;
+  node->provider_id = "";
+  size_t n = 0;
+  for (size_t i = 0; i < c->labels.len; i++)
+    kv[n++] = c->labels.items[i];
+  for (size_t i = 0; i < c->requirements.len; i++) {
+    const nw_requirement *r = &c->requirements.items[i];
+    if (r->op == NW_OP_IN && r->n_values == 1)
+      kv[n++] = (nw_kv){r->key, r->values[0]};
+  }
+  kv[n++] = (nw_kv){"kubernetes.io/hostname", c->name};
+  node->labels = (nw_labels){n, kv};
+  node->taints = c->taints;
+  const json_t *alloc = json_object_get(json_object_get(claim, "status"), "allocatable");
+  if (!alloc || nw__resources_decode(alloc, "status.allocatable", &node->allocatable, a, &err) != 0)
+    node->allocatable = c->requests;
+  node->capacity = node->allocatable;
+  node->ready = 1;
+  *nodepool = c->nodepool;
+  return node;
+}
+
+/* ---- the walk: without a cache, every object is decoded ------------------ */
+
 /* A pod bound to the node at snapshot position `node`. */
 typedef struct bound {
   size_t node;
   const nw__pod *pod;
 } bound;
-
-static void add_bound_pod(taker *t, size_t node, json_t *obj, centry *old,
-                          int looked) {
-  nw_error err = {0};
-  const nw__pod *pod = decode_hinted(t, obj, CE_POD, old, looked, &err);
-  bound *b = pod ? grow_push(t->s->arena, &t->pods) : NULL;
-  if (b)
-    *b = (bound){node, pod};
-}
 
 /* Hands each node its bound pods, in store order: one pass over the pods
  * (a lookup per node would scan every pod for each node). */
@@ -497,8 +818,8 @@ static void attach_pods(taker *t) {
     all[at[b[i].node]++] = b[i].pod;
 }
 
-/* Appends a node and its claim's private copy; *facts (optional) gets the
- * claim's facts, NULL without a claim. */
+/* Appends a node, its claim's private copy (claim borrowed, may be NULL)
+ * and the claim's facts, which *facts (optional) gets too. */
 static nw__sched_node *push_node(taker *t, json_t *claim,
                                  const nw__claim_facts **facts) {
   nw__sched_node *n = grow_push(t->s->arena, &t->nodes);
@@ -508,16 +829,30 @@ static nw__sched_node *push_node(taker *t, json_t *claim,
     return NULL;
   memset(n, 0, sizeof(*n));
   *f = NULL;
-  *c = claim ? claim_copy(t, claim, f) : NULL;
+  *c = NULL;
+  nw__claim_facts *cf = claim ? nw__arena_alloc(t->s->arena, sizeof(*cf)) : NULL;
+  if (cf) {
+    nw__claim_facts_of(claim, cf);
+    *f = cf;
+    *c = json_deep_copy(claim);
+  }
   if (facts)
     *facts = *f;
   return n;
 }
 
+/* A Node whose claim is not Initialized yet is still coming up: its
+ * not-ready and startup taints go away, and pods planned onto it must
+ * not cause a second launch (Karpenter uses the claim's taints until the
+ * node is initialized). */
+static int node_in_flight(const nw__claim_facts *f) {
+  return f && !f->initialized && !f->deleting;
+}
+
 static int add_node(void *user, json_t *obj) {
   taker *t = user;
   nw_error err = {0};
-  const nw__node *node = decode(t, obj, CE_NODE, &err);
+  const nw__node *node = nw__node_decode(obj, t->s->arena, &err);
   if (!node) {
     NW_WARN("snapshot", "skipping node: %s", err.message);
     return 0;
@@ -531,11 +866,7 @@ static int add_node(void *user, json_t *obj) {
   if (!n)
     return 1;
   n->node = node;
-  /* A Node whose claim is not Initialized yet is still coming up: its
-   * not-ready and startup taints go away, and pods planned onto it must
-   * not cause a second launch (Karpenter uses the claim's taints until
-   * the node is initialized). */
-  n->in_flight = f && !f->initialized && !f->deleting;
+  n->in_flight = node_in_flight(f);
   name_index_set(&t->node_index, node->name, t->nodes.n - 1);
   n->nodepool = nw__labels_get(&node->labels, "karpenter.sh/nodepool");
   return 0;
@@ -546,67 +877,40 @@ static int add_node(void *user, json_t *obj) {
  * there cause no second launch. */
 static int add_inflight_claim(void *user, json_t *claim) {
   taker *t = user;
-  nw_arena *a = t->s->arena;
-  /* Already taken as a Node's claim (found by that Node's providerID):
-   * it has a Node.  Most claims of a pass, and cheaper to tell. */
-  if (t->cache && table_find(&t->cache->cur, claim, CE_CLAIM))
-    return 0;
   if (nw__obj_deleting(claim))
     return 0;
-  const char *pid = json_string_value(json_object_get(json_object_get(claim, "status"), "providerID"));
+  const char *pid = str_at(claim, "status", "providerID");
   if (pid && *pid && nw__store_by_provider_id(t->env->store, NW__K_NODE, pid))
     return 0;
-  nw_error err = {0};
-  nw_node_claim *c = nw__claim_decode(claim, NULL, a, &err);
-  if (!c)
+  const char *pool = NULL;
+  const nw__node *node = inflight_node(claim, t->s->arena, &pool);
+  if (!node)
     return 0;
-  nw__node *node = nw__arena_alloc(a, sizeof(*node));
-  node->name = c->name;
-  node->provider_id = "";
-  nw_kv *kv = nw__arena_alloc(a, (c->labels.len + c->requirements.len + 2) * sizeof(*kv));
-  size_t n = 0;
-  for (size_t i = 0; i < c->labels.len; i++)
-    kv[n++] = c->labels.items[i];
-  for (size_t i = 0; i < c->requirements.len; i++) {
-    const nw_requirement *r = &c->requirements.items[i];
-    if (r->op == NW_OP_IN && r->n_values == 1)
-      kv[n++] = (nw_kv){r->key, r->values[0]};
-  }
-  kv[n++] = (nw_kv){"kubernetes.io/hostname", c->name};
-  node->labels = (nw_labels){n, kv};
-  node->taints = c->taints;
-  const json_t *alloc = json_object_get(json_object_get(claim, "status"), "allocatable");
-  if (!alloc || nw__resources_decode(alloc, "status.allocatable", &node->allocatable, a, &err) != 0)
-    node->allocatable = c->requests;
-  node->capacity = node->allocatable;
-  node->ready = 1;
   nw__sched_node *sn = push_node(t, claim, NULL);
   if (!sn)
     return 1;
   sn->node = node;
   sn->in_flight = 1;
-  sn->nodepool = c->nodepool;
+  sn->nodepool = pool;
   return 0;
 }
 
-/* A pod: bound to a node of the snapshot, or pending.  Its spec.nodeName
- * comes from its cached decode when there is one (most pods of a pass),
- * else from the object; the entry found is handed on to the decode. */
+/* A pod: bound to a node of the snapshot, or pending. */
 static int add_pod(void *user, json_t *obj) {
   taker *t = user;
-  centry *e = t->cache ? table_find(&t->cache->old, obj, CE_POD) : NULL;
-  const char *on = e ? ((const nw__pod *)e->value)->node_name
-                     : json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+  const char *on = str_at(obj, "spec", "nodeName");
+  nw_error err = {0};
   if (on) {
     size_t at = name_index_get(&t->node_index, on);
-    if (at != (size_t)-1)
-      add_bound_pod(t, at, obj, e, t->cache != NULL);
+    const nw__pod *pod = at != (size_t)-1 ? nw__pod_decode(obj, t->s->arena, &err) : NULL;
+    bound *b = pod ? grow_push(t->s->arena, &t->pods) : NULL;
+    if (b)
+      *b = (bound){at, pod};
     return 0;
   }
   if (!nw__pod_pending(obj))
     return 0;
-  nw_error err = {0};
-  const nw__pod *pod = decode(t, obj, CE_POD, &err);
+  const nw__pod *pod = nw__pod_decode(obj, t->s->arena, &err);
   if (!pod) {
     t->env->ops->event(t->env, obj, "Warning", "FailedScheduling", err.message);
     return 0;
@@ -615,6 +919,268 @@ static int add_pod(void *user, json_t *obj) {
   if (slot)
     *slot = pod;
   return 0;
+}
+
+static void take_walk(taker *t) {
+  nw__env *env = t->env;
+  name_index_init(&t->node_index, nw__store_count(env->store, NW__K_NODE), t->s->arena);
+  /* Nodes before pods, as Karpenter does: a pod that binds meanwhile is
+   * then seen on its node rather than nowhere. */
+  nw__store_foreach(env->store, NW__K_NODE, add_node, t);
+  nw__store_foreach(env->store, NW__K_NODECLAIM, add_inflight_claim, t);
+  nw__store_foreach(env->store, NW__K_POD, add_pod, t);
+  attach_pods(t);
+}
+
+/* ---- the maintained take ------------------------------------------------- */
+
+/* r's decoded pod or Node (into this take's chunk when not decoded
+ * since it last changed); NULL when it does not decode (r->err says
+ * why) or on OOM. */
+static const void *rec_value(nw__snap_cache *c, rec *r) {
+  if (r->state == DECODED) {
+    c->reused++;
+    return r->value;
+  }
+  if (r->state == FAILED)
+    return NULL;
+  chunk *ch = fresh_chunk(c);
+  if (!ch)
+    return NULL;
+  nw_error err = {0};
+  const void *v = r->kind == NW__K_POD ? (const void *)nw__pod_decode(r->obj, ch->arena, &err)
+                                       : (const void *)nw__node_decode(r->obj, ch->arena, &err);
+  if (!v) {
+    /* The object does not change until it is replaced: it fails the
+     * same way at every take, which reports it again. */
+    r->state = FAILED;
+    r->err = strdup(err.message);
+    return NULL;
+  }
+  r->state = DECODED;
+  r->value = v;
+  r->ch = ch;
+  chunk_hold(ch);
+  c->decoded++;
+  if (r->kind == NW__K_NODE) {
+    const nw__node *node = v;
+    r->own = group_get(c, node->name);
+    if (r->own)
+      r->own->nodes++;
+    r->nodepool = nw__labels_get(&node->labels, "karpenter.sh/nodepool");
+  }
+  return v;
+}
+
+/* A claim's facts, its private copy made alongside; NULL on OOM. */
+static const nw__claim_facts *claim_value(nw__snap_cache *c, rec *r) {
+  if (r->state == DECODED) {
+    c->reused++;
+    return r->value;
+  }
+  chunk *ch = fresh_chunk(c);
+  nw__claim_facts *f = ch ? nw__arena_alloc(ch->arena, sizeof(*f)) : NULL;
+  json_t *copy = f ? json_deep_copy(r->obj) : NULL;
+  if (!copy)
+    return NULL;
+  nw__claim_facts_of(r->obj, f);
+  r->state = DECODED;
+  r->value = f;
+  r->copy = copy;
+  r->ch = ch;
+  chunk_hold(ch);
+  c->decoded++;
+  return f;
+}
+
+static const nw__node *ifnode_value(nw__snap_cache *c, rec *r) {
+  if (r->ifstate != UNDECODED)
+    return r->ifnode;
+  chunk *ch = fresh_chunk(c);
+  if (!ch)
+    return NULL;
+  r->ifnode = inflight_node(r->obj, ch->arena, &r->ifpool);
+  r->ifstate = r->ifnode ? DECODED : FAILED;
+  if (r->ifnode) {
+    r->ch2 = ch;
+    chunk_hold(ch);
+  }
+  return r->ifnode;
+}
+
+/* The claim of Node record r: the one with its providerID.  Several
+ * claims with one providerID: the store's answer, as the walk. */
+static rec *node_claim(const nw__snap_cache *c, const rec *r) {
+  const pident *p = r->pi;
+  if (!p || !p->n_claims)
+    return NULL;
+  if (p->n_claims == 1)
+    return p->claims[0];
+  const json_t *obj = nw__store_by_provider_id(c->store, NW__K_NODECLAIM, p->pid);
+  for (size_t i = 0; i < p->n_claims; i++) {
+    if (p->claims[i]->obj == obj)
+      return p->claims[i];
+  }
+  return NULL;
+}
+
+static int by_live(const void *a, const void *b) {
+  const chunk *x = *(chunk *const *)a, *y = *(chunk *const *)b;
+  return x->live > y->live ? -1 : (x->live < y->live ? 1 : 0);
+}
+
+/* Too many chunks: the values in all but the fullest few are forgotten,
+ * to be decoded into this take's chunk when next used. */
+static void cache_evacuate(nw__snap_cache *c) {
+  if (c->n_chunks <= MAX_CHUNKS)
+    return;
+  chunk **order = malloc(c->n_chunks * sizeof(*order));
+  if (!order)
+    return;
+  memcpy(order, c->chunks, c->n_chunks * sizeof(*order));
+  qsort(order, c->n_chunks, sizeof(*order), by_live);
+  for (size_t i = 0; i < c->n_chunks; i++)
+    order[i]->evacuate = i >= KEEP_CHUNKS || order[i]->live * 2 < order[i]->made;
+  free(order);
+  for (size_t i = 0; i < c->objs.cap; i++) {
+    rec *r = c->objs.s[i].item;
+    if (r && r->ch && r->ch->evacuate)
+      value_drop(c, r);
+    if (r && r->ch2 && r->ch2->evacuate)
+      ifnode_drop(c, r);
+  }
+  for (size_t i = 0; i < c->n_chunks; i++)
+    c->chunks[i]->evacuate = 0;
+}
+
+/* A pending pod that did not decode, reported after the take. */
+typedef struct failed_pod {
+  json_t *obj;
+  const char *why;
+} failed_pod;
+
+/* Fills t's nodes (with their claims and bound pods) and pending pods
+ * from the cache's lists. */
+static void take_maintained(taker *t, nw__snap_cache *c) {
+  nw_arena *a = t->s->arena;
+  c->gen++;
+  cache_evacuate(c);
+  size_t cap = c->nodes.n + c->inflight.n + 1;
+  nw__sched_node *nodes = nw__arena_alloc(a, cap * sizeof(*nodes));
+  json_t **claims = nw__arena_alloc(a, cap * sizeof(*claims));
+  const nw__claim_facts **facts = nw__arena_alloc(a, cap * sizeof(*facts));
+  group **groups = nw__arena_alloc(a, cap * sizeof(*groups));
+  if (!nodes || !claims || !facts || !groups)
+    return;
+  size_t n = 0;
+  for (size_t i = 0; i < c->nodes.n; i++) {
+    rec *r = c->nodes.v[i].r;
+    const nw__node *node = rec_value(c, r);
+    if (!node) {
+      if (r->state == FAILED)
+        NW_WARN("snapshot", "skipping node: %s", r->err);
+      continue;
+    }
+    rec *cl = node_claim(c, r);
+    const nw__claim_facts *f = cl ? claim_value(c, cl) : NULL;
+    memset(&nodes[n], 0, sizeof(nodes[n]));
+    nodes[n].node = node;
+    nodes[n].in_flight = node_in_flight(f);
+    nodes[n].nodepool = r->nodepool;
+    claims[n] = f ? json_incref(cl->copy) : NULL;
+    facts[n] = f;
+    groups[n] = r->own;
+    /* Two Nodes of one name: the later one gets the pods, as the walk's
+     * name index. */
+    if (r->own) {
+      r->own->owner = n;
+      r->own->owner_gen = c->gen;
+    }
+    n++;
+  }
+  for (size_t i = 0; i < c->inflight.n; i++) {
+    rec *r = c->inflight.v[i].r;
+    const nw__node *node = ifnode_value(c, r);
+    if (!node)
+      continue;
+    const nw__claim_facts *f = claim_value(c, r);
+    memset(&nodes[n], 0, sizeof(nodes[n]));
+    nodes[n].node = node;
+    nodes[n].in_flight = 1;
+    nodes[n].nodepool = r->ifpool;
+    claims[n] = f ? json_incref(r->copy) : NULL;
+    facts[n] = f;
+    groups[n] = NULL;
+    n++;
+  }
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    const group *g = groups[i];
+    if (g && g->owner_gen == c->gen && g->owner == i)
+      total += g->pods.n;
+  }
+  const nw__pod **all = nw__arena_alloc(a, (total + 1) * sizeof(*all));
+  size_t k = 0;
+  for (size_t i = 0; i < n && all; i++) {
+    group *g = groups[i];
+    nodes[i].pods = all + k;
+    if (!g || g->owner_gen != c->gen || g->owner != i)
+      continue;
+    size_t start = k;
+    for (size_t j = 0; j < g->pods.n; j++) {
+      ent *e = &g->pods.v[j];
+      if (e->val) {
+        c->reused++;
+      } else {
+        e->val = rec_value(c, e->r);
+      }
+      if (e->val)
+        all[k++] = e->val;
+    }
+    nodes[i].n_pods = k - start;
+  }
+  const nw__pod **pending = nw__arena_alloc(a, (c->pending.n + 1) * sizeof(*pending));
+  failed_pod *failed = NULL;
+  size_t n_pending = 0, n_failed = 0;
+  for (size_t i = 0; i < c->pending.n && pending; i++) {
+    ent *e = &c->pending.v[i];
+    if (e->val) {
+      c->reused++;
+    } else {
+      e->val = rec_value(c, e->r);
+    }
+    if (e->val) {
+      pending[n_pending++] = e->val;
+      continue;
+    }
+    if (e->r->state != FAILED)
+      continue;
+    if (!failed)
+      failed = malloc(c->pending.n * sizeof(*failed));
+    if (failed)
+      failed[n_failed++] = (failed_pod){json_incref(e->r->obj), nw__arena_strdup(a, e->r->err)};
+  }
+  t->nodes = (grow){nodes, n, cap, sizeof(*nodes)};
+  t->claims = (grow){claims, n, cap, sizeof(*claims)};
+  t->facts = (grow){facts, n, cap, sizeof(*facts)};
+  t->pending = (grow){pending, pending ? n_pending : 0, c->pending.n + 1, sizeof(*pending)};
+  if (c->fresh && c->fresh->live == 0)
+    chunk_retire(c, c->fresh);
+  c->fresh = NULL;
+  /* The snapshot keeps every chunk holding values alive: those it uses
+   * are among them, and there are few. */
+  t->s->chunks = nw__arena_alloc(a, (c->n_chunks + 1) * sizeof(*t->s->chunks));
+  for (size_t i = 0; i < c->n_chunks && t->s->chunks; i++) {
+    atomic_fetch_add(&c->chunks[i]->refs, 1);
+    t->s->chunks[t->s->n_chunks++] = c->chunks[i];
+  }
+  /* Reported once the cache's lists are no longer walked (an event may
+   * change the store). */
+  for (size_t i = 0; i < n_failed; i++) {
+    t->env->ops->event(t->env, failed[i].obj, "Warning", "FailedScheduling", failed[i].why);
+    json_decref(failed[i].obj);
+  }
+  free(failed);
 }
 
 static int add_pool(void *user, json_t *np) {
@@ -687,32 +1253,22 @@ nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *cache) {
   s->arena = nw__arena_new();
   s->taken_ms = env->ops->now_ms(env);
   s->pdbs = json_array();
-  taker t = {env, s, cache, {NULL, 0, 0, sizeof(nw__sched_node)},
+  taker t = {env, s, {NULL, 0, 0, sizeof(nw__sched_node)},
              {NULL, 0, 0, sizeof(json_t *)}, {NULL, 0, 0, sizeof(nw__pod *)},
              {NULL, 0, 0, sizeof(nw__snap_pool)}, {NULL, 0, 0, sizeof(void *)},
              {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(void *)},
              {NULL, 0, 0, sizeof(void *)}, {NULL, 0, 0, sizeof(bound)},
-             {NULL, 0, 0, sizeof(chunk *)},
              {NULL, 0, 0, sizeof(nw__claim_facts *)}, {NULL, NULL, 0}};
-  name_index_init(&t.node_index, nw__store_count(env->store, NW__K_NODE), s->arena);
-  if (cache)
-    cache_begin(cache);
-  /* Nodes before pods, as Karpenter does: a pod that binds meanwhile is
-   * then seen on its node rather than nowhere. */
-  nw__store_foreach(env->store, NW__K_NODE, add_node, &t);
-  nw__store_foreach(env->store, NW__K_NODECLAIM, add_inflight_claim, &t);
-  nw__store_foreach(env->store, NW__K_POD, add_pod, &t);
-  attach_pods(&t);
+  if (cache && cache->store && cache->store == env->store)
+    take_maintained(&t, cache);
+  else
+    take_walk(&t);
   nw__store_foreach(env->store, NW__K_NODEPOOL, add_pool, &t);
   nw__store_foreach(env->store, NW__K_DAEMONSET, collect_ds, &t);
   nw__store_foreach(env->store, NW__K_PV, collect_pv, &t);
   nw__store_foreach(env->store, NW__K_PVC, collect_pvc, &t);
   nw__store_foreach(env->store, NW__K_STORAGECLASS, collect_sc, &t);
   nw__store_foreach(env->store, NW__K_PDB, collect_pdb, &t);
-  if (cache)
-    cache_end(cache);
-  s->chunks = t.chunks.items;
-  s->n_chunks = t.chunks.n;
   s->nodes = t.nodes.items;
   s->n_nodes = t.nodes.n;
   s->claims = t.claims.items;

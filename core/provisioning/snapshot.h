@@ -65,26 +65,32 @@ typedef struct nw__snapshot {
 nw__snapshot *nw__snapshot_take(nw__env *env);
 
 /*
- * Decoded store objects kept between snapshots, so that a pass decodes
- * only what changed since the last one: pods (bound and pending), Nodes,
- * and the private copies of NodeClaims.  An entry is reused while the
- * store still holds the very same object (the store replaces an object on
- * every change, never edits it in place; the cache holds a reference, so
- * the address cannot be reused meanwhile).  Objects no longer in the
- * store are dropped at the next take.  Decoded objects are immutable and
+ * The store's pods, Nodes and NodeClaims kept ready for snapshots: the
+ * cache watches the store and keeps them in the lists a take hands out
+ * (Nodes and their claims, claims without a Node, pending pods, each
+ * node's bound pods), each in the store's order, so a take copies
+ * pointers instead of walking the store.  What changed is decoded again
+ * at the next take that uses it (the store replaces an object on every
+ * change, never edits it in place).  Decoded objects are immutable and
  * shared by the snapshots that use them (each snapshot holds references
  * on their arenas), so a snapshot stays valid after the cache moves on or
- * is freed.  One cache per controller; used on the loop only.
+ * is freed.  Also remembers each pool's usable instance types
+ * (nw__snapshot_prepare_cached).  One cache per controller; used on the
+ * loop only, except by nw__snapshot_prepare_cached.
  */
 typedef struct nw__snap_cache nw__snap_cache;
 
-/* A new, empty cache owned by the caller; NULL on OOM. */
-nw__snap_cache *nw__snap_cache_new(void);
-/* Drops the cache's references; snapshots taken with it stay valid.
- * NULL is fine. */
+/* A new cache over env->store (borrowed; must outlive the cache), seeded
+ * from what the store holds and then fed by its watch until freed.  Owned
+ * by the caller; NULL on OOM.  Should the store refuse another watcher,
+ * takes walk the store as nw__snapshot_take. */
+nw__snap_cache *nw__snap_cache_new(nw__env *env);
+/* Stops watching and drops the cache's references; snapshots taken with
+ * it stay valid.  NULL is fine. */
 void nw__snap_cache_free(nw__snap_cache *c);
 
-/* nw__snapshot_take reusing and refreshing `c` (NULL: no cache). */
+/* nw__snapshot_take from `c` (NULL: walks the store).  The same
+ * snapshot, array for array. */
 nw__snapshot *nw__snapshot_take_cached(nw__env *env, nw__snap_cache *c);
 
 /* Decodes reused and decoded afresh by takes so far (for tests and

@@ -112,7 +112,7 @@ static void fx_init(fx *f) {
       nw__plugins_add_builtin(f->plugins, &tp_descriptor, NULL, err, sizeof(err)));
   f->venv = nw__venv_new(f->store, f->plugins, T0, 1);
   f->env = nw__venv_env(f->venv);
-  f->cache = nw__snap_cache_new();
+  f->cache = nw__snap_cache_new(f->env);
   CU_ASSERT_PTR_NOT_NULL_FATAL(f->cache);
 }
 
@@ -394,9 +394,189 @@ static void test_scheduling_is_unchanged(void) {
   fx_free(&f);
 }
 
+/* ---- the maintained snapshot equals a walk of the store ----------------- */
+
+static int str_same(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* a (a walk of the store) and b (from a cache) list the same objects in
+ * the same order. */
+static void same_snapshot(const nw__snapshot *a, const nw__snapshot *b) {
+  CU_ASSERT_EQUAL_FATAL(a->n_nodes, b->n_nodes);
+  for (size_t i = 0; i < a->n_nodes; i++) {
+    const nw__sched_node *x = &a->nodes[i], *y = &b->nodes[i];
+    CU_ASSERT_STRING_EQUAL(x->node->name, y->node->name);
+    CU_ASSERT_STRING_EQUAL(x->node->provider_id, y->node->provider_id);
+    CU_ASSERT_EQUAL(x->in_flight, y->in_flight);
+    CU_ASSERT(str_same(x->nodepool, y->nodepool));
+    CU_ASSERT_EQUAL(x->node->allocatable.len, y->node->allocatable.len);
+    CU_ASSERT_EQUAL_FATAL(x->n_pods, y->n_pods);
+    for (size_t k = 0; k < x->n_pods; k++) {
+      CU_ASSERT_STRING_EQUAL(x->pods[k]->name, y->pods[k]->name);
+      CU_ASSERT_EQUAL(cpu_of(x->pods[k]), cpu_of(y->pods[k]));
+    }
+    CU_ASSERT_EQUAL_FATAL(!a->claims[i], !b->claims[i]);
+    if (a->claims[i])
+      CU_ASSERT(json_equal(a->claims[i], b->claims[i]));
+    CU_ASSERT_EQUAL_FATAL(!a->claim_facts[i], !b->claim_facts[i]);
+    if (a->claim_facts[i]) {
+      const nw__claim_facts *f = a->claim_facts[i], *g = b->claim_facts[i];
+      CU_ASSERT_EQUAL(f->created_ms, g->created_ms);
+      CU_ASSERT_EQUAL(f->initialized, g->initialized);
+      CU_ASSERT_EQUAL(f->deleting, g->deleting);
+    }
+  }
+  CU_ASSERT_EQUAL_FATAL(a->n_pending, b->n_pending);
+  for (size_t i = 0; i < a->n_pending; i++) {
+    CU_ASSERT_STRING_EQUAL(a->pending[i]->name, b->pending[i]->name);
+    CU_ASSERT_EQUAL(cpu_of(a->pending[i]), cpu_of(b->pending[i]));
+  }
+}
+
+static void check_same(fx *f, nw__snap_cache *c) {
+  nw__snapshot *a = nw__snapshot_take(f->env);
+  nw__snapshot *b = nw__snapshot_take_cached(f->env, c);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+  same_snapshot(a, b);
+  nw__snapshot_free(a);
+  nw__snapshot_free(b);
+}
+
+/* A Node: pid NULL for none; bad: its allocatable does not decode. */
+static void put_node_full(fx *f, const char *name, const char *pid,
+                          const char *pool, int bad) {
+  json_t *n = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:{}, "
+                        "s:{s:[{s:s, s:s}], s:{s:s, s:s, s:s}}}",
+                        "apiVersion", "v1", "kind", "Node", "metadata",
+                        "name", name, "labels", "kubernetes.io/hostname",
+                        name, "karpenter.sh/nodepool", pool, "spec", "status",
+                        "conditions", "type", "Ready", "status", "True",
+                        "allocatable", "cpu", bad ? "x!" : "8", "memory",
+                        "16Gi", "pods", "110");
+  if (pid)
+    json_object_set_new(json_object_get(n, "spec"), "providerID", json_string(pid));
+  nw__store_put(f->store, NW__K_NODE, n);
+}
+
+/* A NodeClaim: pid NULL for none; bad: a requirement does not decode. */
+static void put_claim(fx *f, const char *name, const char *pid, int initialized,
+                      int deleting, int bad) {
+  json_t *c = json_pack(
+      "{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:[{s:s, s:s, s:[s]}], "
+      "s:{s:{s:s, s:s}}}, s:{s:[{s:s, s:s}]}}",
+      "apiVersion", "karpenter.sh/v1", "kind", "NodeClaim", "metadata", "name",
+      name, "creationTimestamp", "2026-01-01T00:00:00Z", "labels",
+      "karpenter.sh/nodepool", "general", "spec", "requirements", "key",
+      "node.kubernetes.io/instance-type", "operator", bad ? "Sideways" : "In",
+      "values", "fake-it-1", "resources", "requests", "cpu", "2", "memory",
+      "4Gi", "status", "conditions", "type", "Initialized", "status",
+      initialized ? "True" : "False");
+  if (pid)
+    json_object_set_new(json_object_get(c, "status"), "providerID", json_string(pid));
+  if (deleting)
+    json_object_set_new(json_object_get(c, "metadata"), "deletionTimestamp",
+                        json_string("2026-01-01T00:01:00Z"));
+  nw__store_put(f->store, NW__K_NODECLAIM, c);
+}
+
+/* Adds, updates, removes and rebinds in a fixed order: a cache made
+ * before, and one made once the store holds objects, agree with a walk
+ * of the store after every change. */
+static void test_maintained_equals_walk(void) {
+  fx f;
+  fx_init(&f);
+  nw__snap_cache *late = NULL;
+  uint64_t x = 88172645463325252ull;
+  char name[32], other[32], pid[32], cpu[16];
+  for (int step = 0; step < 1500; step++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    unsigned op = (unsigned)(x % 100), a = (unsigned)(x >> 8), b = (unsigned)(x >> 24);
+    const char *pidp = pid;
+    snprintf(pid, sizeof(pid), "test:///p%u", b % 6);
+    if (b % 7 == 0)
+      pidp = NULL;
+    if (op < 8) {
+      snprintf(name, sizeof(name), "n%u", a % 8);
+      put_node_full(&f, name, pidp, b % 2 ? "general" : "other", b % 13 == 0);
+    } else if (op < 11) {
+      snprintf(name, sizeof(name), "n%u", a % 8);
+      nw__store_remove(f.store, NW__K_NODE, NULL, name);
+    } else if (op < 22) {
+      snprintf(name, sizeof(name), "c%u", a % 8);
+      put_claim(&f, name, pidp, b % 3 == 0, b % 11 == 0, b % 17 == 0);
+    } else if (op < 26) {
+      snprintf(name, sizeof(name), "c%u", a % 8);
+      nw__store_remove(f.store, NW__K_NODECLAIM, NULL, name);
+    } else if (op < 85) {
+      /* Bound (to a Node or to a name no Node has), pending, neither, or
+       * not decodable. */
+      snprintf(name, sizeof(name), "p%u", a % 40);
+      snprintf(other, sizeof(other), "n%u", b % 10);
+      snprintf(cpu, sizeof(cpu), "%um", 100 + b % 50);
+      unsigned how = b % 10;
+      json_t *p = pod(name, how < 6 ? other : NULL, how == 9 ? "x!" : cpu);
+      if (how == 8)
+        json_object_del(json_object_get(p, "status"), "conditions");
+      nw__store_put(f.store, NW__K_POD, p);
+    } else {
+      snprintf(name, sizeof(name), "p%u", a % 40);
+      nw__store_remove(f.store, NW__K_POD, "default", name);
+    }
+    if (step == 700)
+      late = nw__snap_cache_new(f.env);
+    if (step % 3 == 0)
+      check_same(&f, f.cache);
+    if (late && step % 5 == 0)
+      check_same(&f, late);
+  }
+  size_t reused, decoded;
+  nw__snap_cache_stats(f.cache, &reused, &decoded);
+  CU_ASSERT(reused > decoded);
+  nw__snap_cache_free(late);
+  fx_free(&f);
+}
+
+/* A pending pod binds to a Node listed before the Node's other pods: it
+ * takes its place in the store's order among them, not the last one. */
+static void test_rebind_keeps_store_order(void) {
+  fx f;
+  fx_init(&f);
+  nw__store_put(f.store, NW__K_POD, pod("first", NULL, "1"));
+  put_node(&f, "n1");
+  put_node(&f, "n2");
+  nw__store_put(f.store, NW__K_POD, pod("second", "n1", "1"));
+  nw__snapshot *s = nw__snapshot_take_cached(f.env, f.cache);
+  CU_ASSERT_EQUAL(s->n_pending, 1);
+  nw__snapshot_free(s);
+  nw__store_put(f.store, NW__K_POD, pod("first", "n1", "1"));
+  s = nw__snapshot_take_cached(f.env, f.cache);
+  CU_ASSERT_EQUAL_FATAL(s->nodes[0].n_pods, 2);
+  CU_ASSERT_STRING_EQUAL(s->nodes[0].pods[0]->name, "first");
+  CU_ASSERT_STRING_EQUAL(s->nodes[0].pods[1]->name, "second");
+  CU_ASSERT_EQUAL(s->n_pending, 0);
+  nw__snapshot_free(s);
+  /* A Node removed and added again goes last, as in the store. */
+  nw__store_remove(f.store, NW__K_NODE, NULL, "n1");
+  put_node(&f, "n1");
+  s = nw__snapshot_take_cached(f.env, f.cache);
+  CU_ASSERT_EQUAL_FATAL(s->n_nodes, 2);
+  CU_ASSERT_STRING_EQUAL(s->nodes[0].node->name, "n2");
+  CU_ASSERT_STRING_EQUAL(s->nodes[1].node->name, "n1");
+  CU_ASSERT_EQUAL(s->nodes[1].n_pods, 2);
+  nw__snapshot_free(s);
+  check_same(&f, f.cache);
+  fx_free(&f);
+}
+
 NW_TEST_CASES({"decoded_objects_follow_the_store",
                test_decoded_objects_follow_the_store},
               {"many_takes_stay_right", test_many_takes_stay_right},
+              {"maintained_equals_walk", test_maintained_equals_walk},
+              {"rebind_keeps_store_order", test_rebind_keeps_store_order},
               {"usable_types_are_invalidated", test_usable_types_are_invalidated},
               {"scheduling_is_unchanged", test_scheduling_is_unchanged});
 NW_TEST_MAIN("snapshot_cache", NULL, NULL);
