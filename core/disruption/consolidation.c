@@ -184,6 +184,11 @@ static long check_pods(build *b, const nw__sched_node *sn, double *cost) {
   long n = 0;
 
   *cost = 0;
+  /* The pods lie wherever they were decoded and this is usually the
+   * pass's first look at them: asking for all of them before reading any
+   * overlaps the cache misses instead of waiting for each in turn. */
+  for (size_t k = 0; k < sn->n_pods; k++)
+    __builtin_prefetch(sn->pods[k]);
   for (size_t k = 0; k < sn->n_pods; k++) {
     const nw__pod *p = sn->pods[k];
     const char *pdb = NULL;
