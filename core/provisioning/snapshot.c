@@ -99,7 +99,9 @@ typedef struct rec {
 } rec;
 
 /* A record in a list ordered by place; val caches a pod's decode so a
- * take reads the list only. */
+ * take reads the list only.  r is NULL for a removed record's slot (a
+ * tombstone keeping its place, so that removing from a long list, such as
+ * thousands of pending pods binding one by one, moves nothing). */
 typedef struct ent {
   uint64_t seq;
   const void *val;
@@ -109,6 +111,7 @@ typedef struct ent {
 typedef struct svec {
   ent *v;
   size_t n, cap;
+  size_t dead;            /* tombstones among the n */
 } svec;
 
 /* The pods bound to one node name, and the decoded Nodes of that name. */
@@ -266,6 +269,15 @@ static size_t svec_at(const svec *s, uint64_t seq) {
 }
 
 static int svec_insert(svec *s, rec *r) {
+  size_t at = svec_at(s, r->seq);
+  /* A tombstone next to the place keeps the order when reused. */
+  size_t reuse = at < s->n && !s->v[at].r ? at
+                 : (at > 0 && !s->v[at - 1].r ? at - 1 : s->n);
+  if (reuse < s->n && (reuse + 1 == s->n || s->v[reuse + 1].seq > r->seq)) {
+    s->v[reuse] = (ent){r->seq, NULL, r};
+    s->dead--;
+    return 0;
+  }
   if (s->n == s->cap) {
     size_t cap = s->cap ? s->cap * 2 : 8;
     ent *v = realloc(s->v, cap * sizeof(*v));
@@ -290,10 +302,21 @@ static void svec_remove(svec *s, const rec *r) {
   ent *e = svec_find(s, r);
   if (!e)
     return;
-  size_t i = (size_t)(e - s->v);
-  memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(*s->v));
-  s->n--;
+  e->r = NULL;
+  e->val = NULL;
+  s->dead++;
+  if (s->dead < 32 || s->dead * 2 < s->n)
+    return;
+  size_t k = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    if (s->v[i].r)
+      s->v[k++] = s->v[i];
+  }
+  s->n = k;
+  s->dead = 0;
 }
+
+static size_t svec_live(const svec *s) { return s->n - s->dead; }
 
 static void chunk_unref(chunk *ch) {
   if (ch && atomic_fetch_sub(&ch->refs, 1) == 1) {
@@ -367,7 +390,7 @@ static group *group_get(nw__snap_cache *c, const char *name) {
 }
 
 static void group_drop_if_unused(nw__snap_cache *c, group *g) {
-  if (!g || g->pods.n || g->nodes)
+  if (!g || svec_live(&g->pods) || g->nodes)
     return;
   ht_del(&c->groups, name_hash(g->name), g->name);
   free(g->pods.v);
@@ -1075,6 +1098,8 @@ static void take_maintained(taker *t, nw__snap_cache *c) {
   size_t n = 0;
   for (size_t i = 0; i < c->nodes.n; i++) {
     rec *r = c->nodes.v[i].r;
+    if (!r)
+      continue;
     const nw__node *node = rec_value(c, r);
     if (!node) {
       if (r->state == FAILED)
@@ -1100,6 +1125,8 @@ static void take_maintained(taker *t, nw__snap_cache *c) {
   }
   for (size_t i = 0; i < c->inflight.n; i++) {
     rec *r = c->inflight.v[i].r;
+    if (!r)
+      continue;
     const nw__node *node = ifnode_value(c, r);
     if (!node)
       continue;
@@ -1129,6 +1156,8 @@ static void take_maintained(taker *t, nw__snap_cache *c) {
     size_t start = k;
     for (size_t j = 0; j < g->pods.n; j++) {
       ent *e = &g->pods.v[j];
+      if (!e->r)
+        continue;
       if (e->val) {
         c->reused++;
       } else {
@@ -1144,6 +1173,8 @@ static void take_maintained(taker *t, nw__snap_cache *c) {
   size_t n_pending = 0, n_failed = 0;
   for (size_t i = 0; i < c->pending.n && pending; i++) {
     ent *e = &c->pending.v[i];
+    if (!e->r)
+      continue;
     if (e->val) {
       c->reused++;
     } else {

@@ -572,11 +572,44 @@ static void test_rebind_keeps_store_order(void) {
   fx_free(&f);
 }
 
+/* Hundreds of pending pods binding, going and coming back in a shuffled
+ * order: the lists stay right as removed places are left and reused. */
+static void test_many_pending_bind(void) {
+  fx f;
+  fx_init(&f);
+  put_node(&f, "n1");
+  put_node(&f, "n2");
+  char name[32];
+  for (int i = 0; i < 300; i++) {
+    snprintf(name, sizeof(name), "q%d", i);
+    nw__store_put(f.store, NW__K_POD, pod(name, NULL, "1"));
+  }
+  check_same(&f, f.cache);
+  uint64_t x = 0x2545f4914f6cdd1dull;
+  for (int step = 0; step < 2000; step++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    snprintf(name, sizeof(name), "q%u", (unsigned)(x % 300));
+    unsigned how = (unsigned)(x >> 32) % 4;
+    if (how == 0)
+      nw__store_remove(f.store, NW__K_POD, "default", name);
+    else
+      nw__store_put(f.store, NW__K_POD,
+                    pod(name, how == 1 ? "n1" : (how == 2 ? "n2" : NULL), "1"));
+    if (step % 7 == 0)
+      check_same(&f, f.cache);
+  }
+  check_same(&f, f.cache);
+  fx_free(&f);
+}
+
 NW_TEST_CASES({"decoded_objects_follow_the_store",
                test_decoded_objects_follow_the_store},
               {"many_takes_stay_right", test_many_takes_stay_right},
               {"maintained_equals_walk", test_maintained_equals_walk},
               {"rebind_keeps_store_order", test_rebind_keeps_store_order},
+              {"many_pending_bind", test_many_pending_bind},
               {"usable_types_are_invalidated", test_usable_types_are_invalidated},
               {"scheduling_is_unchanged", test_scheduling_is_unchanged});
 NW_TEST_MAIN("snapshot_cache", NULL, NULL);
