@@ -46,6 +46,12 @@ static void *grow_push(nw_arena *a, grow *g) {
  * pods, each ordered by place.  A take walks these lists instead of the
  * store, decoding only the records that changed since they were last
  * decoded, so its cost is copying pointers.
+ *
+ * The numbering relies on the store reporting additions in the order it
+ * makes them.  A watcher that wrote to the store from its callback would
+ * break that (its nested change reaches the watchers after it before the
+ * change that caused it); none does, and the tests compare the cache with
+ * a walk of the store.
  */
 
 /* An arena of cached decoded objects, alive while the cache keeps one of
