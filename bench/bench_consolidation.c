@@ -111,6 +111,8 @@ static const nw__pod *make_pod(nw_arena *a, nw_bench_rng *rng,
   r[1] = (nw_resource){"memory", mems[nw_bench_randn(rng, 3)] << 20};
   r[2] = (nw_resource){"pods", 1};
   p->requests = (nw_resource_list){3, r};
+  /* The derived facts the decoder would set (phase, owner, request sums). */
+  nw__pod_derive(p);
   return p;
 }
 
@@ -130,6 +132,8 @@ static const nw__pod *full_pod(nw_arena *a, const char *node, size_t k) {
   r[1] = (nw_resource){"memory", (int64_t)4 << 30};
   r[2] = (nw_resource){"pods", 1};
   p->requests = (nw_resource_list){3, r};
+  /* The derived facts the decoder would set (phase, owner, request sums). */
+  nw__pod_derive(p);
   return p;
 }
 

@@ -51,6 +51,8 @@ static nw__pod *base_pod(wl *w, size_t i, int64_t cpu_m, int64_t mem) {
   r[1] = (nw_resource){"memory", mem};
   r[2] = (nw_resource){"pods", 1};
   p->requests = (nw_resource_list){3, r};
+  /* The derived facts the decoder would set (phase, owner, request sums). */
+  nw__pod_derive(p);
   return p;
 }
 

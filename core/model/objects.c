@@ -892,7 +892,28 @@ static nw__pod_owner owner_of(const char *kind) {
   return NW__POD_OWNER_OTHER;
 }
 
+const char *const nw__wk_resources[NW__N_WK] = {"cpu", "memory", "pods",
+                                                "ephemeral-storage"};
+
+/* Sums p's requests into wk_requests; requests_wk is cleared if one of
+ * them is not a well-known resource. */
+static void derive_wk_requests(nw__pod *p) {
+  memset(p->wk_requests, 0, sizeof(p->wk_requests));
+  p->requests_wk = 1;
+  for (size_t i = 0; i < p->requests.len; i++) {
+    int k = 0;
+    while (k < NW__N_WK && strcmp(nw__wk_resources[k], p->requests.items[i].name) != 0)
+      k++;
+    if (k == NW__N_WK) {
+      p->requests_wk = 0;
+      continue;
+    }
+    p->wk_requests[k] += p->requests.items[i].value;
+  }
+}
+
 void nw__pod_derive(nw__pod *p) {
+  derive_wk_requests(p);
   p->phase_id = phase_of(p->phase);
   p->owner = owner_of(p->owner_kind);
   p->mirror = nw__labels_get(&p->annotations, NW__ANN_MIRROR) != NULL;

@@ -124,6 +124,14 @@ typedef enum nw__pod_owner {
   NW__POD_OWNER_NODE           /* "Node": a static pod's mirror */
 } nw__pod_owner;
 
+/*
+ * The resources every scheduler indexes first, in this order (its
+ * resource vectors put them at these positions): nearly every request of
+ * every pod is one of them.  nw__wk_resources names them.
+ */
+enum { NW__WK_CPU, NW__WK_MEMORY, NW__WK_PODS, NW__WK_EPHEMERAL, NW__N_WK };
+extern const char *const nw__wk_resources[NW__N_WK];
+
 typedef struct nw__pod {
   /* First, in about one cache line, what is read of every pod of every
    * node in each pass: the snapshot's node_name, the disruption rules'
@@ -145,7 +153,12 @@ typedef struct nw__pod {
   int mirror;                  /* has the NW__ANN_MIRROR annotation */
   int terminating;             /* metadata.deletionTimestamp is set */
   /* Next, what the scheduler reads of every running pod when it compiles
-   * a node. */
+   * a node.  `wk_requests` is `requests` summed by nw__wk_resources
+   * position, and `requests_wk` says that is all of them (no other
+   * resource is asked for): then the sum is read instead of matching
+   * every request's name in every scheduler. */
+  int requests_wk;
+  int64_t wk_requests[NW__N_WK];
   /* Effective requests (kube's PodRequests: containers, init containers
    * and sidecars, overhead); always includes "pods" = 1. */
   nw_resource_list requests;
@@ -177,7 +190,8 @@ typedef struct nw__pod {
 } nw__pod;
 
 /* Sets the derived facts of `p` (phase_id, owner, mirror, do_not_disrupt,
- * deletion_cost) from its phase, owner_kind and annotations.  The
+ * deletion_cost, requests_wk, wk_requests) from its phase, owner_kind,
+ * annotations and requests.  The
  * decoders call it; the strings stay borrowed from `p`. */
 void nw__pod_derive(nw__pod *p);
 

@@ -199,6 +199,17 @@ static int rvec_addl(nw__scheduler *s, rvec *v, const nw_resource_list *l,
   return ok;
 }
 
+/* Adds a pod's requests into v: its well-known sums when that is all it
+ * asks for (nw__pod_derive), without matching names. */
+static void pod_requests_add(nw__scheduler *s, rvec *v, const nw__pod *p) {
+  if (!p->requests_wk) {
+    rvec_addl(s, v, &p->requests, 1);
+    return;
+  }
+  for (int i = 0; i < NW__N_WK; i++)
+    v->v[i] += p->wk_requests[i];
+}
+
 static int rvec_fits(const rvec *need, const rvec *have, uint32_t n) {
   for (uint32_t i = 0; i < n; i++)
     if (need->v[i] > have->v[i])
@@ -859,10 +870,12 @@ static void compile_node(nw__scheduler *s, size_t i) {
       continue;
     epod *e = &n->pods[n->n_pods++];
     e->p = p;
-    rvec_addl(s, &n->used, &p->requests, 1);
+    pod_requests_add(s, &n->used, p);
     for (size_t k = 0; k < p->n_host_ports; k++)
       ports[n->n_ports++] = &p->host_ports[k];
     /* Required anti-affinity of running pods repels matching pods. */
+    if (p->anti_affinity.len == 0)
+      continue;
     e->anti = nw__arena_alloc(s->a, (p->anti_affinity.len + 1) *
                                         sizeof(*e->anti));
     for (size_t k = 0; k < p->anti_affinity.len; k++) {
@@ -967,10 +980,9 @@ nw__scheduler *nw__scheduler_new(const nw__sched_input *in, nw_error *err) {
   s->in = in;
   nw__strtab_init(&s->st);
   nw__strtab_init(&s->sigs);
-  static const char *const base_res[] = {"cpu", "memory", "pods",
-                                         "ephemeral-storage"};
-  for (int i = 0; i < 4; i++)
-    res_index(s, base_res[i], 1);
+  /* At the positions pod_requests_add relies on. */
+  for (int i = 0; i < NW__N_WK; i++)
+    res_index(s, nw__wk_resources[i], 1);
   s->k_zone = nw__strtab_intern(&s->st, K_ZONE);
   s->k_host = nw__strtab_intern(&s->st, K_HOST);
   s->k_itype = nw__strtab_intern(&s->st, K_ITYPE);

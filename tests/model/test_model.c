@@ -105,6 +105,25 @@ static void test_pod_requests(void) {
   CU_ASSERT_EQUAL(nw__resources_get(&p->requests, "ephemeral-storage"),
                   1LL << 30);
   CU_ASSERT_EQUAL(nw__resources_get(&p->requests, "pods"), 1);
+  /* The well-known sums match the list; the gpu is not one of them, so
+   * the scheduler must read the list. */
+  for (int k = 0; k < NW__N_WK; k++)
+    CU_ASSERT_EQUAL(p->wk_requests[k],
+                    nw__resources_get(&p->requests, nw__wk_resources[k]));
+  CU_ASSERT_FALSE(p->requests_wk);
+  json_decref(j);
+  /* Only well-known resources: the sums are all of it. */
+  j = json_loads("{\"metadata\":{\"name\":\"p\",\"namespace\":\"d\"},"
+                 "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":"
+                 "{\"requests\":{\"cpu\":\"250m\",\"memory\":\"1Gi\"}}}]}}",
+                 0, NULL);
+  p = nw__pod_decode(j, a, &err);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+  CU_ASSERT_TRUE(p->requests_wk);
+  CU_ASSERT_EQUAL(p->wk_requests[NW__WK_CPU], 250);
+  CU_ASSERT_EQUAL(p->wk_requests[NW__WK_MEMORY], 1LL << 30);
+  CU_ASSERT_EQUAL(p->wk_requests[NW__WK_PODS], 1);
+  CU_ASSERT_EQUAL(p->wk_requests[NW__WK_EPHEMERAL], 0);
   json_decref(j);
   nw__arena_free(a);
 }

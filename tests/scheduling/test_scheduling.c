@@ -274,6 +274,19 @@ static void check_existing(const fixture *f, const nw__sched_result *r) {
   CU_ASSERT_EQUAL(r->n_claims, 0);
 }
 
+static void check_running_requests(const fixture *f,
+                                   const nw__sched_result *r) {
+  /* node-a has 4 cpu and one dongle.  Running there: "holder" (1 cpu and
+   * the dongle: an extended resource, summed by name) and "busy" (1.5
+   * cpu: only well-known resources, summed from the decoder's totals).
+   * 1.5 cpu are left: "plain" takes 1 and "plain-2" needs a new node;
+   * "wants-dongle" (100m) would fit in the half cpu left, but the dongle
+   * is taken. */
+  CU_ASSERT_EQUAL(placed(f, r, "plain")->kind, NW__PLACE_NODE);
+  CU_ASSERT_NOT_EQUAL(placed(f, r, "plain-2")->kind, NW__PLACE_NODE);
+  CU_ASSERT_NOT_EQUAL(placed(f, r, "wants-dongle")->kind, NW__PLACE_NODE);
+}
+
 static void check_host_ports(const fixture *f, const nw__sched_result *r) {
   (void)f;
   CU_ASSERT_EQUAL(r->n_scheduled, 2);
@@ -317,7 +330,13 @@ static const scase cases[] = {
     {"spread-match-label-keys", "diverse:4", check_match_label_keys},
     {"affinity-running-pods", "diverse:4", check_affinity_running},
     {"in-flight-node", "diverse:4", check_in_flight},
+    {"running-pod-requests", "diverse:4", check_running_requests},
 };
+/* One CASE(i) and one registration below per entry: a case added here
+ * without them would never run. */
+enum { N_CASES = 31 };
+_Static_assert(sizeof(cases) / sizeof(cases[0]) == N_CASES,
+               "cases[] and the CASE list below differ in length");
 
 /* NW_TEST_VERBOSE=1 prints every result, to see what a case decided. */
 static void dump(const char *name, const nw__sched_result *r) {
@@ -389,6 +408,7 @@ CASE(26)
 CASE(27)
 CASE(28)
 CASE(29)
+CASE(30)
 
 /* Consolidation's question: without node-b, where do its pods go? */
 static void test_remove_nodes(void) {
@@ -509,6 +529,7 @@ NW_TEST_CASES({"spread_zone", test_0}, {"spread_min_domains", test_1},
               {"spread_match_label_keys", test_27},
               {"affinity_to_running_pods_namespace_selector", test_28},
               {"in_flight_node_startup_taints_and_daemonsets", test_29},
+              {"running_pods_requests_on_existing_node", test_30},
               {"remove_nodes_reschedules", test_remove_nodes},
               {"relaxed_pod_retries_dropped_node",
                test_relaxed_pod_retries_dropped_node},
