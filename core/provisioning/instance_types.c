@@ -36,13 +36,28 @@ static void price_offerings(nw__plugin_set *plugins, nw_instance_type *t,
 nw_status nw__priced_instance_types(nw__plugin_set *plugins, nw__plugin *provider,
                                     const char *nodepool,
                                     const char *nodeclass_json, nw_arena *arena,
-                                    nw_instance_types *out, nw_error *err) {
+                                    nw_instance_types *out, uint64_t *version,
+                                    nw_error *err) {
   const nw_provider_vtable *vt = nw__plugin_provider(provider);
+  void *state = nw__plugin_state(provider);
   nw_instance_types got = {0, NULL};
-  nw_status st = vt->instance_types(nw__plugin_state(provider), nodepool,
-                                    nodeclass_json, arena, &got, err);
+  /* The loader's copy of the table is zeroed past an older plugin's
+   * size, so the 1.3 member reads as NULL there. */
+  uint64_t before = version && vt->instance_types_version
+                        ? vt->instance_types_version(state, nodepool, nodeclass_json)
+                        : 0;
+  nw_status st = vt->instance_types(state, nodepool, nodeclass_json, arena,
+                                    &got, err);
   if (st != NW_OK)
     return st;
+  if (version) {
+    /* A change during the call may or may not be in the answer: then
+     * the answer has no version. */
+    uint64_t after = before ? vt->instance_types_version(state, nodepool,
+                                                         nodeclass_json)
+                            : 0;
+    *version = before == after ? before : 0;
+  }
   nw_instance_type *types = nw__arena_alloc(arena, (got.len + 1) * sizeof(*types));
   if (!types)
     return NW_ERR;

@@ -1368,6 +1368,25 @@ static uint64_t types_fingerprint(const nw_instance_types *types) {
   return h;
 }
 
+/*
+ * The same, for a list the provider gave a version (ABI 1.3): the version
+ * stands for the text, which it promises did not change; the offerings'
+ * availability comes from each call's pricing, so it is still read.  A
+ * different start keeps these apart from text fingerprints.
+ */
+static uint64_t versioned_fingerprint(const nw_instance_types *types,
+                                      uint64_t version) {
+  uint64_t h = mix(0x5bd1e9955bd1e995ull, version);
+  for (size_t i = 0; i < types->len; i++) {
+    const nw_instance_type *t = &types->items[i];
+    for (size_t o = 0; o < t->n_offerings; o++) {
+      const nw_offering *of = &t->offerings[o];
+      h = mix(h, of->available && of->price >= 0 ? 1 : 2);
+    }
+  }
+  return h;
+}
+
 /* The pool's identity for the scheduler's type filter: its name and its
  * template (requirements and labels live there).  Malloc'd. */
 static char *pool_key(const nw__snap_pool *pi) {
@@ -1384,11 +1403,12 @@ static char *pool_key(const nw__snap_pool *pi) {
 /* Fills sp->usable and its keys from the cache, working them out when
  * the pool or its types changed. */
 static void set_usable(nw__snap_cache *c, const nw__snap_pool *pi,
-                       nw__sched_pool *sp, nw_arena *a) {
+                       nw__sched_pool *sp, uint64_t version, nw_arena *a) {
   char *key = pool_key(pi);
   if (!key)
     return;
-  uint64_t fp = types_fingerprint(&sp->types);
+  uint64_t fp = version ? versioned_fingerprint(&sp->types, version)
+                        : types_fingerprint(&sp->types);
   usable *u = NULL;
   for (size_t i = 0; i < c->n_usable && !u; i++) {
     if (strcmp(c->usable[i].key, key) == 0)
@@ -1474,9 +1494,11 @@ size_t nw__snapshot_prepare_cached(nw__snapshot *s, nw__plugin_set *plugins,
   for (size_t i = 0; i < s->n_pools; i++) {
     nw__snap_pool *pi = &s->pools[i];
     nw_instance_types types = {0, NULL};
+    uint64_t version = 0;
     nw_error err = {0};
     if (nw__priced_instance_types(plugins, pi->provider, pi->pool->name,
-                                  pi->nodeclass_json, a, &types, &err) != NW_OK) {
+                                  pi->nodeclass_json, a, &types,
+                                  c ? &version : NULL, &err) != NW_OK) {
       snprintf(s->error, sizeof(s->error), "nodepool %s: instance types: %s",
                pi->pool->name, err.message);
       json_decref(pi->object);
@@ -1490,7 +1512,7 @@ size_t nw__snapshot_prepare_cached(nw__snapshot *s, nw__plugin_set *plugins,
     s->sched_pools[kept].pool = pi->pool;
     s->sched_pools[kept].types = types;
     if (c)
-      set_usable(c, &s->pools[kept], &s->sched_pools[kept], a);
+      set_usable(c, &s->pools[kept], &s->sched_pools[kept], version, a);
     kept++;
   }
   if (c)

@@ -135,6 +135,16 @@ static nw_status instance_types(void *state, const char *nodepool,
   return NW_OK;
 }
 
+/* The priced catalog is built once and never changes during a run, and
+ * every node pool and class gets all of it: one version for the run. */
+static uint64_t instance_types_version(void *state, const char *nodepool,
+                                       const char *node_class_json) {
+  (void)state;
+  (void)nodepool;
+  (void)node_class_json;
+  return 1;
+}
+
 /* An instance by a key of one of the provider's indexes; NULL if none. */
 static instance *find_in(sim_provider *p, const json_t *index, const char *key) {
   const json_t *pos = key ? json_object_get(index, key) : NULL;
@@ -444,6 +454,7 @@ static const nw_provider_vtable vtable = {
     .is_drifted = is_drifted,
     .repair_policies = repair_policies,
     .poll_events = poll_events,
+    .instance_types_version = instance_types_version,
 };
 
 static const nw_plugin_descriptor descriptor = {

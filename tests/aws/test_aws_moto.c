@@ -429,7 +429,7 @@ static void test_catalog(void) {
   CU_ASSERT_TRUE(o->price < 0);
   nw_instance_types priced;
   CU_ASSERT_EQUAL_FATAL(nw__priced_instance_types(g_set, g_plugin, "default",
-                                                  g_nodeclass, a, &priced, &err),
+                                                  g_nodeclass, a, &priced, NULL, &err),
                         NW_OK);
   t3 = find_type(&priced, "t3.micro");
   CU_ASSERT_PTR_NOT_NULL_FATAL(t3);

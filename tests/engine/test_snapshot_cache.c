@@ -34,6 +34,11 @@ static struct {
   nw_instance_type types[N_TYPES];
   nw_offering offs[N_TYPES][MAX_OFFS];
   size_t served;
+  /* What instance_types_version answers (0: "unknown"); with
+   * `version_moves` every call answers a new one, as if the list changed
+   * during each instance_types call. */
+  uint64_t version;
+  int version_moves;
 } cat;
 
 static void catalog_setup(void) {
@@ -47,6 +52,8 @@ static void catalog_setup(void) {
     cat.types[i].offerings = cat.offs[i];
   }
   cat.served = 6;
+  cat.version = 0;
+  cat.version_moves = 0;
 }
 
 static nw_status tp_init(const nw_host_api *host, nw_plugin_handle *h,
@@ -74,6 +81,14 @@ static nw_status tp_types(void *state, const char *nodepool,
   return NW_OK;
 }
 
+static uint64_t tp_version(void *state, const char *nodepool,
+                           const char *node_class_json) {
+  (void)state;
+  (void)nodepool;
+  (void)node_class_json;
+  return cat.version_moves ? ++cat.version : cat.version;
+}
+
 static const nw_node_class_ref tp_kinds[] = {
     {"test.nodewright.dev", "TestNodeClass", NULL}};
 
@@ -82,6 +97,7 @@ static const nw_provider_vtable tp_vtable = {
     .n_node_class_kinds = 1,
     .node_class_kinds = tp_kinds,
     .instance_types = tp_types,
+    .instance_types_version = tp_version,
 };
 
 static const nw_plugin_descriptor tp_descriptor = {
@@ -286,6 +302,15 @@ static void prepare(fx *f, char *buf, size_t len, size_t *reused,
   nw__snapshot_free(s);
 }
 
+/* Where the catalog has `type`. */
+static size_t type_at(const char *type) {
+  size_t i = 0;
+  while (i < N_TYPES && strcmp(cat.types[i].name, type) != 0)
+    i++;
+  CU_ASSERT_FATAL(i < N_TYPES);
+  return i;
+}
+
 static void set_price(const char *type, double price) {
   for (size_t i = 0; i < N_TYPES; i++)
     if (strcmp(cat.types[i].name, type) == 0)
@@ -348,6 +373,65 @@ static void test_usable_types_are_invalidated(void) {
   prepare(&f, names, sizeof(names), &reused, &computed);
   CU_ASSERT_STRING_EQUAL(names, "fake-it-3");
   CU_ASSERT_EQUAL(computed, 4);
+  fx_free(&f);
+}
+
+/*
+ * A provider that versions its list (ABI 1.3): the version stands for the
+ * type text, the offerings' availability is still read from each answer,
+ * and a version that moves during the call is not trusted.
+ */
+static void test_versioned_types(void) {
+  fx f;
+  fx_init(&f);
+  cat.version = 1;
+  static const char *const allowed[] = {"fake-it-1", "fake-it-2", "fake-it-7"};
+  put_pool(&f, allowed, 3);
+  char names[256];
+  size_t reused, computed;
+  prepare(&f, names, sizeof(names), &reused, &computed);
+  CU_ASSERT_STRING_EQUAL(names, "fake-it-1,fake-it-2");
+  CU_ASSERT_EQUAL(computed, 1);
+  prepare(&f, names, sizeof(names), &reused, &computed);
+  CU_ASSERT_EQUAL(computed, 1);
+  CU_ASSERT_EQUAL(reused, 1);
+
+  /* Same version, fake-it-2 out of capacity: seen. */
+  set_available("fake-it-2", 0);
+  prepare(&f, names, sizeof(names), &reused, &computed);
+  CU_ASSERT_STRING_EQUAL(names, "fake-it-1");
+  CU_ASSERT_EQUAL(computed, 2);
+  set_available("fake-it-2", 1);
+  prepare(&f, names, sizeof(names), &reused, &computed);
+  CU_ASSERT_EQUAL(computed, 3);
+
+  /* The text changes (fake-it-3 where fake-it-2 was, the same length)
+   * under the same version: the version is believed, as the contract
+   * says, so nothing is worked out again. */
+  size_t two = type_at("fake-it-2"), three = type_at("fake-it-3");
+  nw_instance_type was = cat.types[two];
+  cat.types[two] = cat.types[three];
+  prepare(&f, names, sizeof(names), &reused, &computed);
+  CU_ASSERT_EQUAL(computed, 3);
+  /* A new version: worked out again, and fake-it-3 is not allowed. */
+  cat.version = 2;
+  prepare(&f, names, sizeof(names), &reused, &computed);
+  CU_ASSERT_STRING_EQUAL(names, "fake-it-1");
+  CU_ASSERT_EQUAL(computed, 4);
+
+  /* A version that moves during every call stands for nothing: the text
+   * is compared, so an unchanged list is reused and a changed one is
+   * seen. */
+  cat.version_moves = 1;
+  prepare(&f, names, sizeof(names), &reused, &computed);
+  CU_ASSERT_STRING_EQUAL(names, "fake-it-1");
+  CU_ASSERT_EQUAL(computed, 5); /* text fingerprint, not the version's */
+  prepare(&f, names, sizeof(names), &reused, &computed);
+  CU_ASSERT_EQUAL(computed, 5);
+  cat.types[two] = was;
+  prepare(&f, names, sizeof(names), &reused, &computed);
+  CU_ASSERT_STRING_EQUAL(names, "fake-it-1,fake-it-2");
+  CU_ASSERT_EQUAL(computed, 6);
   fx_free(&f);
 }
 
@@ -611,5 +695,6 @@ NW_TEST_CASES({"decoded_objects_follow_the_store",
               {"rebind_keeps_store_order", test_rebind_keeps_store_order},
               {"many_pending_bind", test_many_pending_bind},
               {"usable_types_are_invalidated", test_usable_types_are_invalidated},
+              {"versioned_types", test_versioned_types},
               {"scheduling_is_unchanged", test_scheduling_is_unchanged});
 NW_TEST_MAIN("snapshot_cache", NULL, NULL);

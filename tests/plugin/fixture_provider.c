@@ -3,8 +3,9 @@
  *   provider_1_1  ABI 1.1, its table ends before `registered`; the member
  *                 slots after that size hold a bogus function, which a
  *                 host reading past the plugin's size would see.
- *   provider_1_2  ABI 1.2 with `registered` and `node_class_status`, and
- *                 a call of the host's `price`.
+ *   provider_1_2  the current ABI: 1.2's `registered` and
+ *                 `node_class_status`, a call of the host's `price`, and
+ *                 1.3's `instance_types_version` (always 7).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -74,6 +75,12 @@ static nw_status node_class_status(void *state, const char *node_class_json,
   *status_json = g_host->arena_strdup(arena, buf);
   return NW_OK;
 }
+
+static uint64_t types_version(void *state, const char *nodepool,
+                              const char *node_class_json) {
+  (void)state, (void)nodepool, (void)node_class_json;
+  return 7;
+}
 #endif
 
 #ifdef FIXTURE_ABI_1_1
@@ -91,6 +98,12 @@ static nw_status bogus_status(void *state, const char *node_class_json,
   (void)state, (void)node_class_json, (void)arena, (void)status_json, (void)err;
   return NW_ERR;
 }
+
+static uint64_t bogus_version(void *state, const char *nodepool,
+                              const char *node_class_json) {
+  (void)state, (void)nodepool, (void)node_class_json;
+  return 99;
+}
 #endif
 
 static const nw_node_class_ref kinds[] = {{"fixture.dev", "FixtureClass", NULL}};
@@ -100,10 +113,12 @@ static const nw_provider_vtable vtable = {
     .size = NW_PROVIDER_VTABLE_SIZE_1_0,
     .registered = bogus_registered,
     .node_class_status = bogus_status,
+    .instance_types_version = bogus_version,
 #else
     .size = sizeof(nw_provider_vtable),
     .registered = registered,
     .node_class_status = node_class_status,
+    .instance_types_version = types_version,
 #endif
     .n_node_class_kinds = 1,
     .node_class_kinds = kinds,

@@ -7,6 +7,7 @@
 
 #include "nwtest.h"
 #include "plugin/loader.h"
+#include "provisioning/instance_types.h"
 #include "util/arena.h"
 
 static const char *fixture(const char *name) {
@@ -170,10 +171,10 @@ static void test_host_api_config_and_arena(void) {
 }
 
 /* ABI 1.2 appended `registered` and `node_class_status` to the provider
- * table: a 1.1 provider still loads, and the engine's copy of its table
- * reads NULL there even though the plugin's memory past its size holds
- * functions; a 1.2 provider's are called; the host's `price` answers
- * from the set's pricing plugins. */
+ * table, 1.3 `instance_types_version`: a 1.1 provider still loads, and the
+ * engine's copy of its table reads NULL there even though the plugin's
+ * memory past its size holds functions; a current provider's are called;
+ * the host's `price` answers from the set's pricing plugins. */
 static void test_provider_abi_1_2(void) {
   nw__plugin_set *set = nw__plugins_new(NULL);
   char err[1024] = "";
@@ -188,6 +189,15 @@ static void test_provider_abi_1_2(void) {
   CU_ASSERT_PTR_NOT_NULL(ovt->list);
   CU_ASSERT_PTR_NULL(ovt->registered);
   CU_ASSERT_PTR_NULL(ovt->node_class_status);
+  CU_ASSERT_PTR_NULL(ovt->instance_types_version);
+  /* The host asks an old provider for no version (ABI 1.3). */
+  nw_arena *ta = nw__arena_new();
+  nw_instance_types types;
+  uint64_t version = 1;
+  nw_error te = {0};
+  CU_ASSERT_EQUAL(nw__priced_instance_types(set, old, "p", NULL, ta, &types,
+                                            &version, &te), NW_OK);
+  CU_ASSERT_EQUAL(version, 0);
 
   nw__plugin *cur = nw__plugins_load(set, fixture("provider_1_2"), "{}", 1, err,
                                      sizeof(err));
@@ -195,6 +205,11 @@ static void test_provider_abi_1_2(void) {
   const nw_provider_vtable *vt = nw__plugin_provider(cur);
   CU_ASSERT_PTR_NOT_NULL_FATAL(vt->registered);
   CU_ASSERT_PTR_NOT_NULL_FATAL(vt->node_class_status);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(vt->instance_types_version);
+  CU_ASSERT_EQUAL(nw__priced_instance_types(set, cur, "p", NULL, ta, &types,
+                                            &version, &te), NW_OK);
+  CU_ASSERT_EQUAL(version, 7);
+  nw__arena_free(ta);
   nw_error e = {0};
   CU_ASSERT_EQUAL(vt->registered(nw__plugin_state(cur), "fx:///a/1", "claim-a",
                                  "node-a", &e), NW_OK);

@@ -31,7 +31,7 @@ extern "C" {
 
 #define NW_PLUGIN_MAGIC 0x4e575047u /* "NWPG" */
 #define NW_ABI_MAJOR 1
-#define NW_ABI_MINOR 2
+#define NW_ABI_MINOR 3
 
 /* The one symbol a plugin exports. */
 #define NW_PLUGIN_ENTRY_SYMBOL "nw_plugin_entry"

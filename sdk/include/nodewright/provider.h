@@ -97,6 +97,20 @@ typedef struct nw_provider_vtable {
   nw_status (*node_class_status)(void *state, const char *node_class_json,
                                  nw_arena *arena, const char **status_json,
                                  nw_error *err);
+
+  /* ---- ABI 1.3: optional, NULL = not supported -------------------------- */
+
+  /* A version of what instance_types answers for this node pool and node
+   * class: names, requirements, capacities, and the offerings' zones and
+   * capacity types, in order.  Whenever any of that changes, the number
+   * changes; 0 means "unknown".  The host calls it before and after
+   * instance_types and, when both answers are equal and not 0, reuses
+   * what it worked out from an earlier list of that version instead of
+   * comparing ~1 MB of type text on every pass (offerings' prices and
+   * availability are still read from each answer).  Cheap and
+   * thread-safe; called on a worker. */
+  uint64_t (*instance_types_version)(void *state, const char *nodepool,
+                                     const char *node_class_json);
 } nw_provider_vtable;
 
 /* The size of the provider table in ABI 1.0 and 1.1, the least a provider
