@@ -65,6 +65,35 @@ static void test_put_get_remove_watch(void) {
   nw__store_free(st);
 }
 
+/* The pods-on-node scan follows rebinds, unbinds and compaction (it
+ * compares a hash of the node name kept with each entry first). */
+static void test_pods_on_node_follows_changes(void) {
+  nw__store *st = nw__store_new();
+  char name[16];
+  for (int i = 0; i < 40; i++) {
+    snprintf(name, sizeof(name), "p%02d", i);
+    nw__store_put(st, NW__K_POD, pod("d", name, i % 2 ? "n1" : "n2"));
+  }
+  seen on = {0};
+  CU_ASSERT_EQUAL(nw__store_pods_on_node(st, "n1", collect, &on), 20);
+  /* p01 moves to n2, p03 loses its node. */
+  nw__store_put(st, NW__K_POD, pod("d", "p01", "n2"));
+  nw__store_put(st, NW__K_POD, pod("d", "p03", NULL));
+  CU_ASSERT_EQUAL(nw__store_pods_on_node(st, "n1", collect, &on), 18);
+  CU_ASSERT_EQUAL(nw__store_pods_on_node(st, "n2", collect, &on), 21);
+  CU_ASSERT_EQUAL(nw__store_pods_on_node(st, "n", collect, &on), 0);
+  /* Removing most of them compacts the table. */
+  for (int i = 0; i < 36; i++) {
+    snprintf(name, sizeof(name), "p%02d", i);
+    nw__store_remove(st, NW__K_POD, "d", name);
+  }
+  memset(&on, 0, sizeof(on));
+  CU_ASSERT_EQUAL(nw__store_pods_on_node(st, "n1", collect, &on), 2);
+  CU_ASSERT_STRING_EQUAL(on.names[0], "p37");
+  CU_ASSERT_STRING_EQUAL(on.names[1], "p39");
+  nw__store_free(st);
+}
+
 static void test_order_survives_removal(void) {
   nw__store *st = nw__store_new();
   char name[16];
@@ -156,5 +185,6 @@ static void test_churn_through_tombstones(void) {
 NW_TEST_CASES({"put_get_remove_watch", test_put_get_remove_watch},
               {"churn_through_tombstones", test_churn_through_tombstones},
               {"order_survives_removal", test_order_survives_removal},
-              {"by_provider_id", test_by_provider_id});
+              {"by_provider_id", test_by_provider_id},
+              {"pods_on_node_follows_changes", test_pods_on_node_follows_changes});
 NW_TEST_MAIN("store", NULL, NULL);
