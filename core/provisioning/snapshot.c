@@ -847,6 +847,29 @@ static void attach_pods(taker *t) {
     all[at[b[i].node]++] = b[i].pod;
 }
 
+/*
+ * The part of a claim a snapshot keeps for the workers, as a private copy
+ * (the loop goes on changing the store): its metadata (name, labels,
+ * annotations), with apiVersion and kind.  What the disruption rules read
+ * of spec and status is in the claim's facts (nw__claim_facts_of), and a
+ * claim changes with every pod event on its node (lastPodEventTime), so
+ * copying status and spec each time was most of a take's copying.  NULL
+ * on OOM.
+ */
+static json_t *claim_copy(const json_t *claim) {
+  json_t *md = json_deep_copy(json_object_get(claim, "metadata"));
+  json_t *c = md ? json_object() : NULL;
+  if (!c) {
+    json_decref(md);
+    return NULL;
+  }
+  json_object_set_new(c, "apiVersion",
+                      json_deep_copy(json_object_get(claim, "apiVersion")));
+  json_object_set_new(c, "kind", json_deep_copy(json_object_get(claim, "kind")));
+  json_object_set_new(c, "metadata", md);
+  return c;
+}
+
 /* Appends a node, its claim's private copy (claim borrowed, may be NULL)
  * and the claim's facts, which *facts (optional) gets too. */
 static nw__sched_node *push_node(taker *t, json_t *claim,
@@ -863,7 +886,7 @@ static nw__sched_node *push_node(taker *t, json_t *claim,
   if (cf) {
     nw__claim_facts_of(claim, cf);
     *f = cf;
-    *c = json_deep_copy(claim);
+    *c = claim_copy(claim);
   }
   if (facts)
     *facts = *f;
@@ -1009,7 +1032,7 @@ static const nw__claim_facts *claim_value(nw__snap_cache *c, rec *r) {
   }
   chunk *ch = fresh_chunk(c);
   nw__claim_facts *f = ch ? nw__arena_alloc(ch->arena, sizeof(*f)) : NULL;
-  json_t *copy = f ? json_deep_copy(r->obj) : NULL;
+  json_t *copy = f ? claim_copy(r->obj) : NULL;
   if (!copy)
     return NULL;
   nw__claim_facts_of(r->obj, f);

@@ -37,7 +37,9 @@ typedef struct nw__snapshot {
   /* Existing nodes, then in-flight claims (no Node yet). */
   nw__sched_node *nodes;
   size_t n_nodes;
-  /* Parallel to nodes: the node's NodeClaim (private copy) or NULL. */
+  /* Parallel to nodes: the node's NodeClaim or NULL.  A private copy of
+   * its apiVersion, kind and metadata only: read spec and status through
+   * claim_facts. */
   json_t **claims;
   /* Parallel to nodes: what the disruption controller reads of each
    * claim (NULL where claims[i] is NULL). */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "cluster/objutil.h"
 #include "cluster/store.h"
 #include "nwtest.h"
 #include "plugin/loader.h"
@@ -624,6 +625,40 @@ static void test_maintained_equals_walk(void) {
   fx_free(&f);
 }
 
+/* A snapshot's claims are private copies of apiVersion, kind and
+ * metadata; what is read of status comes through claim_facts.  A later
+ * change of the store's claim reaches the next take, not this one. */
+static void test_claim_copy_is_private(void) {
+  fx f;
+  fx_init(&f);
+  put_node_full(&f, "n1", "test:///p1", "general", 0);
+  put_claim(&f, "c1", "test:///p1", 0, 0, 0);
+  nw__snapshot *s = nw__snapshot_take_cached(f.env, f.cache);
+  CU_ASSERT_EQUAL_FATAL(s->n_nodes, 1);
+  json_t *c = s->claims[0];
+  CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+  CU_ASSERT_PTR_NOT_EQUAL(c, nw__store_get(f.store, NW__K_NODECLAIM, NULL, "c1"));
+  CU_ASSERT_STRING_EQUAL(nw__obj_name(c), "c1");
+  CU_ASSERT_STRING_EQUAL(nw__label(c, "karpenter.sh/nodepool"), "general");
+  CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "kind")), "NodeClaim");
+  CU_ASSERT_PTR_NULL(json_object_get(c, "status"));
+  CU_ASSERT_PTR_NULL(json_object_get(c, "spec"));
+  CU_ASSERT_FALSE(s->claim_facts[0]->initialized);
+  /* The claim initializes and its labels change in the store. */
+  put_claim(&f, "c1", "test:///p1", 1, 0, 0);
+  json_t *live = nw__store_get(f.store, NW__K_NODECLAIM, NULL, "c1");
+  json_object_set_new(json_object_get(json_object_get(live, "metadata"), "labels"),
+                      "karpenter.sh/nodepool", json_string("other"));
+  CU_ASSERT_STRING_EQUAL(nw__label(c, "karpenter.sh/nodepool"), "general");
+  CU_ASSERT_FALSE(s->claim_facts[0]->initialized);
+  nw__snapshot_free(s);
+  s = nw__snapshot_take_cached(f.env, f.cache);
+  CU_ASSERT_EQUAL_FATAL(s->n_nodes, 1);
+  CU_ASSERT_TRUE(s->claim_facts[0]->initialized);
+  nw__snapshot_free(s);
+  fx_free(&f);
+}
+
 /* A pending pod binds to a Node listed before the Node's other pods: it
  * takes its place in the store's order among them, not the last one. */
 static void test_rebind_keeps_store_order(void) {
@@ -696,5 +731,6 @@ NW_TEST_CASES({"decoded_objects_follow_the_store",
               {"many_pending_bind", test_many_pending_bind},
               {"usable_types_are_invalidated", test_usable_types_are_invalidated},
               {"versioned_types", test_versioned_types},
+              {"claim_copy_is_private", test_claim_copy_is_private},
               {"scheduling_is_unchanged", test_scheduling_is_unchanged});
 NW_TEST_MAIN("snapshot_cache", NULL, NULL);
