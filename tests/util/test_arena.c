@@ -31,6 +31,23 @@ static void test_large_and_strings(void) {
   nw__arena_free(a);
 }
 
-NW_TEST_CASES({"alloc_zeroed_aligned", test_alloc_zeroed_aligned},
+/* Blocks of a freed arena may serve the next one (a spare list): what
+ * they held must not show through. */
+static void test_reused_blocks_are_zeroed(void) {
+  for (int round = 0; round < 3; round++) {
+    nw_arena *a = nw__arena_new();
+    for (int i = 0; i < 40; i++) {
+      unsigned char *p = nw__arena_alloc(a, 8000);
+      CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+      for (int j = 0; j < 8000; j++)
+        CU_ASSERT_EQUAL_FATAL(p[j], 0);
+      memset(p, 0xcd, 8000);
+    }
+    nw__arena_free(a);
+  }
+}
+
+NW_TEST_CASES({"reused_blocks_are_zeroed", test_reused_blocks_are_zeroed},
+              {"alloc_zeroed_aligned", test_alloc_zeroed_aligned},
               {"large_and_strings", test_large_and_strings});
 NW_TEST_MAIN("arena", NULL, NULL);
