@@ -19,8 +19,7 @@ static uint32_t hash_str(const char *s) {
 void nw__strtab_init(nw__strtab *t) { memset(t, 0, sizeof(*t)); }
 
 void nw__strtab_free(nw__strtab *t) {
-  for (uint32_t i = 0; i < t->n; i++)
-    free(t->strs[i]);
+  nw__arena_free(t->text);
   free(t->strs);
   free(t->num);
   free(t->is_num);
@@ -86,10 +85,15 @@ uint32_t nw__strtab_intern(nw__strtab *t, const char *s) {
     if (!t->strs || !t->num || !t->is_num || !t->hashes)
       abort();
   }
-  id = t->n++;
-  t->strs[id] = strdup(s);
-  if (!t->strs[id])
+  /* One arena for the text: a scheduler interns thousands of strings
+   * (every node's hostname) and frees them all at once. */
+  if (!t->text)
+    t->text = nw__arena_new();
+  char *copy = t->text ? nw__arena_strdup(t->text, s) : NULL;
+  if (!copy)
     abort();
+  id = t->n++;
+  t->strs[id] = copy;
   char *end;
   errno = 0;
   long long v = strtoll(s, &end, 10);

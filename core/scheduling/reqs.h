@@ -25,7 +25,8 @@
 /* ---- intern table ---------------------------------------------------- */
 
 typedef struct nw__strtab {
-  char **strs;
+  char **strs;                 /* in `text`, freed with the table */
+  nw_arena *text;
   int64_t *num;                /* integer value of the string, if any */
   uint8_t *is_num;
   uint32_t n, cap;
