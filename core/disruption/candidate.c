@@ -121,6 +121,13 @@ double nw__pod_eviction_cost(const json_t *pod, nw_error *err) {
 }
 
 double nw__model_pod_eviction_cost(const nw__pod *pod, nw_error *err) {
+  /* Without a deletion cost only the priority counts: the pod's other
+   * fields stay unread (this runs for every pod of every candidate node
+   * in every pass). */
+  if (pod->deletion_cost == NULL) {
+    pod_view bare = {.has_priority = 1, .priority = pod->priority};
+    return eviction_cost(&bare, err);
+  }
   pod_view v = model_view(pod);
 
   return eviction_cost(&v, err);

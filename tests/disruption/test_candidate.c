@@ -173,6 +173,25 @@ static void test_model_pods(void) {
   CU_ASSERT_EQUAL(nw__model_pod_pdb_blocked(p, pdbs, &name), 1);
   CU_ASSERT_STRING_EQUAL(name, "front");
   json_decref(j);
+  /* Without a deletion cost, as the JSON path: priority alone, clamped. */
+  static const struct {
+    const char *spec;
+    double cost;
+  } bare[] = {{"{\"containers\":[{\"name\":\"c\"}]}", 1.0},
+              {"{\"priority\":33554432,\"containers\":[{\"name\":\"c\"}]}", 2.0},
+              {"{\"priority\":-67108864,\"containers\":[{\"name\":\"c\"}]}", -1.0},
+              {"{\"priority\":1000000000,\"containers\":[{\"name\":\"c\"}]}", 10.0}};
+  for (size_t i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
+    char buf[256];
+    snprintf(buf, sizeof(buf), "{\"metadata\":{\"namespace\":\"web\",\"name\":\"q\"},"
+             "\"spec\":%s}", bare[i].spec);
+    json_t *q = parse(buf);
+    nw__pod *qp = nw__pod_decode(q, a, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(qp);
+    CU_ASSERT_DOUBLE_EQUAL(nw__model_pod_eviction_cost(qp, NULL), bare[i].cost, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(nw__pod_eviction_cost(q, NULL), bare[i].cost, 1e-12);
+    json_decref(q);
+  }
   json_decref(pdbs);
   nw__arena_free(a);
 }
