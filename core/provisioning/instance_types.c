@@ -61,7 +61,9 @@ nw_status nw__priced_instance_types(nw__plugin_set *plugins, nw__plugin *provide
   nw_instance_type *types = nw__arena_alloc(arena, (got.len + 1) * sizeof(*types));
   if (!types)
     return NW_ERR;
-  memcpy(types, got.items, got.len * sizeof(*types));
+  /* An empty answer may come as NULL items, which memcpy must not get. */
+  if (got.len)
+    memcpy(types, got.items, got.len * sizeof(*types));
   for (size_t i = 0; i < got.len; i++)
     price_offerings(plugins, &types[i], arena);
   out->items = types;

@@ -31,9 +31,9 @@ enum { BLOCK_SIZE = 64 * 1024 };
  * freed arena still reports.
  */
 #if defined(__SANITIZE_ADDRESS__)
-enum { SPARE_MAX = 0 };
+#define SPARE_MAX 0
 #else
-enum { SPARE_MAX = 128 };
+#define SPARE_MAX 128
 #endif
 static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
 static block *spare;
@@ -44,6 +44,7 @@ nw_arena *nw__arena_new(void) { return calloc(1, sizeof(nw_arena)); }
 /* Gives the standard blocks of a chain to the spares while there is
  * room, and the rest back to malloc. */
 static void blocks_release(block *b) {
+#if SPARE_MAX > 0
   pthread_mutex_lock(&spare_mu);
   while (b && n_spare < SPARE_MAX) {
     block *next = b->next;
@@ -57,6 +58,7 @@ static void blocks_release(block *b) {
     b = next;
   }
   pthread_mutex_unlock(&spare_mu);
+#endif
   while (b) {
     block *next = b->next;
     free(b);
