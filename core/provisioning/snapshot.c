@@ -63,6 +63,12 @@ typedef struct nw__snap_chunk {
   size_t made;            /* values ever decoded into it */
   size_t at;              /* position in the cache's list */
   int evacuate;
+  /* Claim copies (rec.copy) of values made in this chunk that the cache
+   * has let go of.  Snapshots borrow claim copies as they borrow decoded
+   * values, under the chunk's references instead of one reference per
+   * claim per take, so a copy lives as long as its chunk. */
+  json_t **dead;
+  size_t n_dead, cap_dead;
 } chunk;
 
 /* More chunks than this and the take moves the values of the sparse
@@ -326,9 +332,29 @@ static size_t svec_live(const svec *s) { return s->n - s->dead; }
 
 static void chunk_unref(chunk *ch) {
   if (ch && atomic_fetch_sub(&ch->refs, 1) == 1) {
+    for (size_t i = 0; i < ch->n_dead; i++)
+      json_decref(ch->dead[i]);
+    free(ch->dead);
     nw__arena_free(ch->arena);
     free(ch);
   }
+}
+
+/* Hands a claim copy the cache no longer keeps to its chunk (see
+ * chunk.dead).  Out of memory, the copy is leaked rather than freed
+ * under a snapshot that may still read it. */
+static void chunk_defer(chunk *ch, json_t *copy) {
+  if (!copy)
+    return;
+  if (ch->n_dead == ch->cap_dead) {
+    size_t cap = ch->cap_dead ? ch->cap_dead * 2 : 16;
+    json_t **g = realloc(ch->dead, cap * sizeof(*g));
+    if (!g)
+      return;
+    ch->dead = g;
+    ch->cap_dead = cap;
+  }
+  ch->dead[ch->n_dead++] = copy;
 }
 
 /* The take's chunk for new decodes; NULL on OOM. */
@@ -467,6 +493,12 @@ static void pod_set_val(nw__snap_cache *c, rec *r, const void *val) {
 static void value_drop(nw__snap_cache *c, rec *r) {
   if (r->kind == NW__K_POD && r->state == DECODED)
     pod_set_val(c, r, NULL);
+  /* Before the release, which may drop the cache's reference. */
+  if (r->ch)
+    chunk_defer(r->ch, r->copy);
+  else
+    json_decref(r->copy);
+  r->copy = NULL;
   chunk_release(c, r->ch);
   r->ch = NULL;
   r->value = NULL;
@@ -479,8 +511,6 @@ static void value_drop(nw__snap_cache *c, rec *r) {
     r->own = NULL;
   }
   r->nodepool = NULL;
-  json_decref(r->copy);
-  r->copy = NULL;
 }
 
 static void ifnode_drop(nw__snap_cache *c, rec *r) {
@@ -1141,7 +1171,7 @@ static void take_maintained(taker *t, nw__snap_cache *c) {
     nodes[n].node = node;
     nodes[n].in_flight = node_in_flight(f);
     nodes[n].nodepool = r->nodepool;
-    claims[n] = f ? json_incref(cl->copy) : NULL;
+    claims[n] = f ? cl->copy : NULL;
     facts[n] = f;
     groups[n] = r->own;
     /* Two Nodes of one name: the later one gets the pods, as the walk's
@@ -1164,7 +1194,7 @@ static void take_maintained(taker *t, nw__snap_cache *c) {
     nodes[n].node = node;
     nodes[n].in_flight = 1;
     nodes[n].nodepool = r->ifpool;
-    claims[n] = f ? json_incref(r->copy) : NULL;
+    claims[n] = f ? r->copy : NULL;
     facts[n] = f;
     groups[n] = NULL;
     n++;
@@ -1229,6 +1259,7 @@ static void take_maintained(taker *t, nw__snap_cache *c) {
   c->fresh = NULL;
   /* The snapshot keeps every chunk holding values alive: those it uses
    * are among them, and there are few. */
+  t->s->claims_borrowed = 1;
   t->s->chunks = nw__arena_alloc(a, (c->n_chunks + 1) * sizeof(*t->s->chunks));
   for (size_t i = 0; i < c->n_chunks && t->s->chunks; i++) {
     atomic_fetch_add(&c->chunks[i]->refs, 1);
@@ -1562,7 +1593,7 @@ void nw__snapshot_free(nw__snapshot *s) {
     return;
   for (size_t i = 0; i < s->n_pools; i++)
     json_decref(s->pools[i].object);
-  for (size_t i = 0; i < s->n_nodes; i++)
+  for (size_t i = 0; i < s->n_nodes && !s->claims_borrowed; i++)
     json_decref(s->claims[i]);
   json_decref(s->pdbs);
   for (size_t i = 0; i < s->n_chunks; i++)

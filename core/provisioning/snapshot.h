@@ -39,8 +39,10 @@ typedef struct nw__snapshot {
   size_t n_nodes;
   /* Parallel to nodes: the node's NodeClaim or NULL.  A private copy of
    * its apiVersion, kind and metadata only: read spec and status through
-   * claim_facts. */
+   * claim_facts.  Owned by the snapshot, or, when `claims_borrowed`,
+   * borrowed from the cache's chunks the snapshot holds. */
   json_t **claims;
+  int claims_borrowed;
   /* Parallel to nodes: what the disruption controller reads of each
    * claim (NULL where claims[i] is NULL). */
   const nw__claim_facts **claim_facts;

@@ -659,6 +659,35 @@ static void test_claim_copy_is_private(void) {
   fx_free(&f);
 }
 
+/* A snapshot borrows its claim copies from the cache's chunks: they stay
+ * readable while the claim changes many times (its old copies given up,
+ * chunks evacuated and retired) and after the cache is gone.  Under ASan
+ * a copy freed too early fails here. */
+static void test_borrowed_claims_outlive_changes(void) {
+  fx f;
+  fx_init(&f);
+  put_node_full(&f, "n1", "test:///p1", "general", 0);
+  put_claim(&f, "c1", "test:///p1", 0, 0, 0);
+  nw__snapshot *first = nw__snapshot_take_cached(f.env, f.cache);
+  CU_ASSERT_EQUAL_FATAL(first->n_nodes, 1);
+  for (int i = 0; i < 100; i++) {
+    put_claim(&f, "c1", "test:///p1", i % 2, 0, 0);
+    nw__snapshot *s = nw__snapshot_take_cached(f.env, f.cache);
+    CU_ASSERT_EQUAL_FATAL(s->n_nodes, 1);
+    CU_ASSERT_EQUAL(s->claim_facts[0]->initialized, i % 2);
+    nw__snapshot_free(s);
+  }
+  nw__snapshot *last = nw__snapshot_take_cached(f.env, f.cache);
+  nw__snap_cache_free(f.cache);
+  f.cache = NULL;
+  CU_ASSERT_STRING_EQUAL(nw__obj_name(first->claims[0]), "c1");
+  CU_ASSERT_STRING_EQUAL(nw__label(first->claims[0], "karpenter.sh/nodepool"), "general");
+  CU_ASSERT_STRING_EQUAL(nw__obj_name(last->claims[0]), "c1");
+  nw__snapshot_free(first);
+  nw__snapshot_free(last);
+  fx_free(&f);
+}
+
 /* A pending pod binds to a Node listed before the Node's other pods: it
  * takes its place in the store's order among them, not the last one. */
 static void test_rebind_keeps_store_order(void) {
@@ -732,5 +761,6 @@ NW_TEST_CASES({"decoded_objects_follow_the_store",
               {"usable_types_are_invalidated", test_usable_types_are_invalidated},
               {"versioned_types", test_versioned_types},
               {"claim_copy_is_private", test_claim_copy_is_private},
+              {"borrowed_claims_outlive_changes", test_borrowed_claims_outlive_changes},
               {"scheduling_is_unchanged", test_scheduling_is_unchanged});
 NW_TEST_MAIN("snapshot_cache", NULL, NULL);
