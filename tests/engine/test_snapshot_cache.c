@@ -326,22 +326,28 @@ static void set_available(const char *type, int on) {
         cat.offs[i][o].available = on;
 }
 
-static void test_usable_types_are_invalidated(void) {
-  fx f;
-  fx_init(&f);
+/* Puts a NodePool allowing fake-it-1, -2 and -7 (of which the first six
+ * types served hold the first two) and prepares twice: the usable types
+ * are worked out once, then reused. */
+static void pool_prepared_twice(fx *f, char *names, size_t len) {
   static const char *const allowed[] = {"fake-it-1", "fake-it-2", "fake-it-7"};
-  put_pool(&f, allowed, 3);
-  char names[256];
+  put_pool(f, allowed, 3);
   size_t reused, computed;
-
-  prepare(&f, names, sizeof(names), &reused, &computed);
+  prepare(f, names, len, &reused, &computed);
   CU_ASSERT_STRING_EQUAL(names, "fake-it-1,fake-it-2");
   CU_ASSERT_EQUAL(computed, 1);
-
-  prepare(&f, names, sizeof(names), &reused, &computed);
+  prepare(f, names, len, &reused, &computed);
   CU_ASSERT_STRING_EQUAL(names, "fake-it-1,fake-it-2");
   CU_ASSERT_EQUAL(computed, 1);
   CU_ASSERT_EQUAL(reused, 1);
+}
+
+static void test_usable_types_are_invalidated(void) {
+  fx f;
+  fx_init(&f);
+  char names[256];
+  size_t reused, computed;
+  pool_prepared_twice(&f, names, sizeof(names));
 
   /* A price refresh: same list, the new prices. */
   set_price("fake-it-1", 9.99);
@@ -386,16 +392,9 @@ static void test_versioned_types(void) {
   fx f;
   fx_init(&f);
   cat.version = 1;
-  static const char *const allowed[] = {"fake-it-1", "fake-it-2", "fake-it-7"};
-  put_pool(&f, allowed, 3);
   char names[256];
   size_t reused, computed;
-  prepare(&f, names, sizeof(names), &reused, &computed);
-  CU_ASSERT_STRING_EQUAL(names, "fake-it-1,fake-it-2");
-  CU_ASSERT_EQUAL(computed, 1);
-  prepare(&f, names, sizeof(names), &reused, &computed);
-  CU_ASSERT_EQUAL(computed, 1);
-  CU_ASSERT_EQUAL(reused, 1);
+  pool_prepared_twice(&f, names, sizeof(names));
 
   /* Same version, fake-it-2 out of capacity: seen. */
   set_available("fake-it-2", 0);
@@ -625,14 +624,19 @@ static void test_maintained_equals_walk(void) {
   fx_free(&f);
 }
 
+/* A fixture holding one Node, n1, and its claim c1 (not Initialized). */
+static void fx_one_claimed_node(fx *f) {
+  fx_init(f);
+  put_node_full(f, "n1", "test:///p1", "general", 0);
+  put_claim(f, "c1", "test:///p1", 0, 0, 0);
+}
+
 /* A snapshot's claims are private copies of apiVersion, kind and
  * metadata; what is read of status comes through claim_facts.  A later
  * change of the store's claim reaches the next take, not this one. */
 static void test_claim_copy_is_private(void) {
   fx f;
-  fx_init(&f);
-  put_node_full(&f, "n1", "test:///p1", "general", 0);
-  put_claim(&f, "c1", "test:///p1", 0, 0, 0);
+  fx_one_claimed_node(&f);
   nw__snapshot *s = nw__snapshot_take_cached(f.env, f.cache);
   CU_ASSERT_EQUAL_FATAL(s->n_nodes, 1);
   json_t *c = s->claims[0];
@@ -665,9 +669,7 @@ static void test_claim_copy_is_private(void) {
  * a copy freed too early fails here. */
 static void test_borrowed_claims_outlive_changes(void) {
   fx f;
-  fx_init(&f);
-  put_node_full(&f, "n1", "test:///p1", "general", 0);
-  put_claim(&f, "c1", "test:///p1", 0, 0, 0);
+  fx_one_claimed_node(&f);
   nw__snapshot *first = nw__snapshot_take_cached(f.env, f.cache);
   CU_ASSERT_EQUAL_FATAL(first->n_nodes, 1);
   for (int i = 0; i < 100; i++) {
