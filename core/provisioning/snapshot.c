@@ -1401,40 +1401,33 @@ static uint64_t hash_text(uint64_t h, const char *str) {
   return mix(h, w);
 }
 
-/* What a pool's usable types depend on, of the types themselves. */
-static uint64_t types_fingerprint(const nw_instance_types *types) {
-  uint64_t h = 0xcbf29ce484222325ull /* any non-zero start */;
-  for (size_t i = 0; i < types->len; i++) {
-    const nw_instance_type *t = &types->items[i];
-    h = hash_text(h, t->name);
-    for (size_t j = 0; j < t->requirements.len; j++) {
-      const nw_requirement *r = &t->requirements.items[j];
-      h = mix(hash_text(h, r->key), (uint64_t)r->op + 1);
-      for (size_t v = 0; v < r->n_values; v++)
-        h = hash_text(h, r->values[v]);
-    }
-    for (size_t o = 0; o < t->n_offerings; o++) {
-      const nw_offering *of = &t->offerings[o];
-      h = hash_text(hash_text(h, of->zone), of->capacity_type);
-      h = mix(h, of->available && of->price >= 0 ? 1 : 2);
-    }
-  }
-  return h;
-}
-
 /*
- * The same, for a list the provider gave a version (ABI 1.3): the version
- * stands for the text, which it promises did not change; the offerings'
- * availability comes from each call's pricing, so it is still read.  A
- * different start keeps these apart from text fingerprints.
+ * What a pool's usable types depend on, of the types themselves.  A list
+ * the provider gave a version (ABI 1.3, `version` not 0) is promised
+ * unchanged in its text while the version holds, so the version stands
+ * for names, requirements, zones and capacity types; the offerings'
+ * availability comes from each call's pricing and is always read.  The
+ * two kinds start apart so they never compare equal.
  */
-static uint64_t versioned_fingerprint(const nw_instance_types *types,
-                                      uint64_t version) {
-  uint64_t h = mix(0x5bd1e9955bd1e995ull, version);
+static uint64_t types_fingerprint(const nw_instance_types *types,
+                                  uint64_t version) {
+  uint64_t h = version ? mix(0x5bd1e9955bd1e995ull, version)
+                       : 0xcbf29ce484222325ull /* any non-zero start */;
   for (size_t i = 0; i < types->len; i++) {
     const nw_instance_type *t = &types->items[i];
+    if (!version) {
+      h = hash_text(h, t->name);
+      for (size_t j = 0; j < t->requirements.len; j++) {
+        const nw_requirement *r = &t->requirements.items[j];
+        h = mix(hash_text(h, r->key), (uint64_t)r->op + 1);
+        for (size_t v = 0; v < r->n_values; v++)
+          h = hash_text(h, r->values[v]);
+      }
+    }
     for (size_t o = 0; o < t->n_offerings; o++) {
       const nw_offering *of = &t->offerings[o];
+      if (!version)
+        h = hash_text(hash_text(h, of->zone), of->capacity_type);
       h = mix(h, of->available && of->price >= 0 ? 1 : 2);
     }
   }
@@ -1461,8 +1454,7 @@ static void set_usable(nw__snap_cache *c, const nw__snap_pool *pi,
   char *key = pool_key(pi);
   if (!key)
     return;
-  uint64_t fp = version ? versioned_fingerprint(&sp->types, version)
-                        : types_fingerprint(&sp->types);
+  uint64_t fp = types_fingerprint(&sp->types, version);
   usable *u = NULL;
   for (size_t i = 0; i < c->n_usable && !u; i++) {
     if (strcmp(c->usable[i].key, key) == 0)

@@ -496,7 +496,7 @@ static void compile_overheads(nw__scheduler *s) {
   rvec *dres = nw__arena_alloc(s->a, (nds + 1) * sizeof(*dres));
   for (size_t d = 0; d < nds; d++) {
     dreq[d] = pod_strict_static(s, &s->in->daemonsets[d]->pod);
-    rvec_addl(s, &dres[d], &s->in->daemonsets[d]->pod.requests, 1);
+    pod_requests_add(s, &dres[d], &s->in->daemonsets[d]->pod);
   }
   for (size_t i = 0; i < s->n_pools; i++) {
     spool *p = &s->pools[i];
@@ -952,7 +952,7 @@ static void inflight_overhead(nw__scheduler *s, snode *n) {
     nw__sreqs dr = pod_strict_static(s, &ds->pod);
     if (!nw__sreqs_compatible(&s->st, &n->reqs, &dr, NULL, NULL, NULL))
       continue;
-    rvec_addl(s, &n->used, &ds->pod.requests, 1);
+    pod_requests_add(s, &n->used, &ds->pod);
   }
 }
 

@@ -42,22 +42,25 @@ static size_t n_spare;
 nw_arena *nw__arena_new(void) { return calloc(1, sizeof(nw_arena)); }
 
 /* Gives the standard blocks of a chain to the spares while there is
- * room, and the rest back to malloc. */
+ * room, and the rest back to malloc (outside the lock). */
 static void blocks_release(block *b) {
 #if SPARE_MAX > 0
+  block *rest = NULL;
   pthread_mutex_lock(&spare_mu);
-  while (b && n_spare < SPARE_MAX) {
+  while (b) {
     block *next = b->next;
-    if (b->cap == BLOCK_SIZE) {
+    if (b->cap == BLOCK_SIZE && n_spare < SPARE_MAX) {
       b->next = spare;
       spare = b;
       n_spare++;
     } else {
-      free(b);
+      b->next = rest;
+      rest = b;
     }
     b = next;
   }
   pthread_mutex_unlock(&spare_mu);
+  b = rest;
 #endif
   while (b) {
     block *next = b->next;
